@@ -1,0 +1,86 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "tributary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tributary", targets: ["tributary"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries enter through these two targets only; TributaryKafka and TributaryGit wrap them.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibgit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
+        .target(
+            name: "TributaryKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TributaryCore",
+            dependencies: [
+                "TributaryKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "TributaryGit",
+            dependencies: [
+                "CLibgit2",
+                "TributaryCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tributary",
+            dependencies: [
+                "TributaryCore",
+                "TributaryKafka",
+                "TributaryGit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Shared by the test targets: a broker over TCP (embedded, or KAFKA_BROKERS), waiting helpers.
+        .target(
+            name: "TributaryTestSupport",
+            dependencies: [
+                "TributaryKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TributaryTestSupport"
+        ),
+        .testTarget(
+            name: "TributaryKafkaTests",
+            dependencies: ["TributaryKafka", "TributaryCore", "TributaryTestSupport"]
+        ),
+        .testTarget(
+            name: "TributaryCoreTests",
+            dependencies: ["TributaryCore", "TributaryKafka", "TributaryTestSupport"]
+        ),
+        .testTarget(
+            name: "TributaryCLITests",
+            dependencies: ["TributaryCore", "TributaryKafka", "TributaryTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

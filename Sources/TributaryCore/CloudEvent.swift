@@ -1,0 +1,106 @@
+import Foundation
+
+/// A CloudEvents 1.0 event whose data is JSON.
+///
+/// Tributary's records use the Kafka protocol binding in binary mode: attributes travel as `ce_*`
+/// headers, the data is the record value (see `CloudEvent+Kafka.swift`).
+public struct CloudEvent: Hashable, Sendable {
+    public static let specVersion = "1.0"
+
+    /// Unique per source; consumers deduplicate on (`source`, `id`).
+    public var id: String
+    /// A URI reference naming the producer, for example `/tributary/listener`.
+    public var source: String
+    /// Reverse-DNS event type, for example `dev.tributary.git.push`.
+    public var type: String
+    /// When the occurrence happened.
+    public var time: Date
+    /// What the event is about within the source: a repository key or an app name.
+    public var subject: String?
+    /// The data's media type. Default `application/json`.
+    public var dataContentType: String
+    /// The encoded data.
+    public var data: [UInt8]
+
+    public init(
+        id: String = UUID().uuidString.lowercased(),
+        source: String,
+        type: String,
+        time: Date = Date(),
+        subject: String? = nil,
+        dataContentType: String = "application/json",
+        data: [UInt8]
+    ) {
+        self.id = id
+        self.source = source
+        self.type = type
+        self.time = time
+        self.subject = subject
+        self.dataContentType = dataContentType
+        self.data = data
+    }
+
+    /// Creates an event whose data is `payload` encoded as JSON.
+    public init<Payload: Encodable>(
+        id: String = UUID().uuidString.lowercased(),
+        source: String,
+        type: String,
+        time: Date = Date(),
+        subject: String? = nil,
+        payload: Payload
+    ) throws {
+        self.init(id: id, source: source, type: type, time: time, subject: subject, data: Array(try TributaryJSON.encode(payload)))
+    }
+
+    /// Decodes the JSON data.
+    ///
+    /// - Throws: `DecodingError` when the data does not match `Payload`.
+    public func decodePayload<Payload: Decodable>(as type: Payload.Type) throws -> Payload {
+        try TributaryJSON.decode(type, from: Data(self.data))
+    }
+}
+
+/// The JSON conventions of every Tributary event: RFC 3339 times with milliseconds, sorted keys.
+public enum TributaryJSON {
+    public static func encode<Value: Encodable>(_ value: Value) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.format(date))
+        }
+        return try encoder.encode(value)
+    }
+
+    public static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = RFC3339.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 time: \(text)")
+            }
+            return date
+        }
+        return try decoder.decode(type, from: data)
+    }
+}
+
+/// RFC 3339 timestamps (UTC, millisecond precision) as CloudEvents' `time` wants them.
+public enum RFC3339 {
+    private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+    private static let withoutFraction = Date.ISO8601FormatStyle(timeZone: .gmt)
+
+    public static func format(_ date: Date) -> String {
+        // Whole milliseconds, formatted by hand: the formatter truncates, and .123 as a Double is .1229999.
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let (wholeSeconds, millisecondPart) = fraction < 0 ? (seconds - 1, fraction + 1000) : (seconds, fraction)
+        let base = Date(timeIntervalSince1970: Double(wholeSeconds)).formatted(self.withoutFraction)
+        return base.dropLast() + "." + String(String(millisecondPart + 1000).dropFirst()) + "Z"
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        (try? self.withFraction.parse(text)) ?? (try? self.withoutFraction.parse(text))
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Yams
+
+/// Everything one YAML file configures. `config/example.yaml` documents every key.
+public struct TributaryConfiguration: Sendable {
+    /// The file it was read from, for messages.
+    public var file: String
+    public var kafka: KafkaSettings
+    public var listener: ListenerSettings
+    public var webhooks: WebhookSettings
+    /// Sections this version reads but does not act on yet, with a note each (printed by `check`).
+    public var warnings: [String]
+
+    /// Defaults only: embedded broker, listener on 127.0.0.1:8080, no webhook secrets.
+    public init(file: String = "<defaults>") {
+        self.file = file
+        self.kafka = KafkaSettings()
+        self.listener = ListenerSettings()
+        self.webhooks = WebhookSettings()
+        self.warnings = []
+    }
+
+    /// Reads and validates a configuration file.
+    ///
+    /// - Throws: `ConfigurationError` naming the file, the line and the key.
+    public static func load(path: String) throws -> TributaryConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: path, line: nil, key: "", message: "cannot read the file")
+        }
+        return try self.parse(yaml: String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    /// Parses and validates configuration text.
+    ///
+    /// - Throws: `ConfigurationError` naming `file`, the line and the key.
+    public static func parse(yaml: String, file: String) throws -> TributaryConfiguration {
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: yaml) else {
+                return TributaryConfiguration(file: file)
+            }
+            root = composed
+        } catch let error as YamlError {
+            throw ConfigurationError(yamlError: error, file: file)
+        }
+        var configuration = TributaryConfiguration(file: file)
+        let document = try ConfigurationNode(node: root, file: file, path: "").mapping(allowedKeys: Self.topLevelKeys)
+        // In file order, so the first error reported is the first in the file.
+        for (key, node) in document.entries where !node.isNull {
+            switch key {
+            case "kafka": configuration.kafka = try KafkaSettings(node: node)
+            case "listener": configuration.listener = try ListenerSettings(node: node)
+            case "webhooks": configuration.webhooks = try WebhookSettings(node: node)
+            default:
+                let entries = try node.sequence()
+                for entry in entries { _ = try entry.mapping(allowedKeys: nil) }
+                if !entries.isEmpty {
+                    configuration.warnings.append("\(file):\(node.line ?? 0): \(key): read but not used yet by this version")
+                }
+            }
+        }
+        return configuration
+    }
+
+    static let laterSections = ["repositories", "projects", "apps", "sinks", "triggers", "subscriptions", "templates"]
+    static let topLevelKeys: Set<String> = Set(["kafka", "listener", "webhooks"] + laterSections)
+}
+
+extension ConfigurationError {
+    init(yamlError: YamlError, file: String) {
+        switch yamlError {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            self.init(file: file, line: mark.line, key: "", message: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            self.init(file: file, line: context.mark.line, key: duplicates.joined(separator: ", "), message: "key appears more than once")
+        default:
+            self.init(file: file, line: nil, key: "", message: "invalid YAML: \(yamlError)")
+        }
+    }
+}

@@ -1,0 +1,21 @@
+/// The Kafka topics Tributary reads and writes, named `<prefix>.<role>`.
+public struct TributaryTopics: Hashable, Sendable {
+    /// The prefix. Default `tributary`.
+    public var prefix: String
+
+    public init(prefix: String = "tributary") {
+        self.prefix = prefix
+    }
+
+    /// Change events from the listener (`dev.tributary.git.push`), keyed by repository.
+    public var changes: String { "\(self.prefix).changes" }
+    /// Sync events from the workers, keyed by app. The topic users subscribe to.
+    public var sync: String { "\(self.prefix).sync" }
+    /// Notification events from the notifier, keyed by sink and app.
+    public var notifications: String { "\(self.prefix).notifications" }
+    /// Dead letters: notifications (and other records) that could not be handled, with the reason.
+    public var deadLetters: String { "\(self.prefix).dlq" }
+
+    /// Every topic, in pipeline order.
+    public var all: [String] { [self.changes, self.sync, self.notifications, self.deadLetters] }
+}

@@ -1,0 +1,312 @@
+import CRdKafka
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// A change in which partitions this group member owns.
+public enum KafkaConsumerEvent: Hashable, Sendable {
+    /// These partitions are now this member's; messages from them follow.
+    case partitionsAssigned([KafkaTopicPartition])
+    /// These partitions were taken away. Offsets stored for them were committed first; work still in
+    /// flight for them should be dropped — its messages go to the new owner.
+    case partitionsRevoked([KafkaTopicPartition])
+}
+
+/// A member of a Kafka consumer group.
+///
+/// Offsets are committed only for messages the caller marked processed (`storeOffset(_:)` or
+/// `commit(_:)`); on revocation and on `close()` the stored offsets are committed before the
+/// partitions go. Delivery is therefore at-least-once: a message whose processing was cut short is
+/// read again, by this member or another.
+public final class KafkaConsumer: Sendable {
+    private let client: RDKafkaClient
+    private let context: ConsumerContext
+    private let logger: Logger
+    private let isClosed = StopFlag()
+    /// Serves `rd_kafka_consumer_poll`, where rebalance callbacks also run.
+    private let pollQueue = DispatchQueue(label: "tributary.kafka.consumer.poll")
+    /// Serves blocking commits and metadata requests, so they don't wait behind a poll.
+    private let blockingQueue = DispatchQueue(label: "tributary.kafka.consumer.blocking")
+
+    /// Assignment changes, in order. Buffered: reading it is optional.
+    public let events: AsyncStream<KafkaConsumerEvent>
+
+    /// The messages of the subscribed topics, in partition order. Iterate it from one task.
+    public var messages: KafkaConsumerMessages { KafkaConsumerMessages(consumer: self) }
+
+    /// Creates a group member; it joins the group once `subscribe(topics:)` is called and messages are read.
+    ///
+    /// - Throws: `KafkaError.configuration` when librdkafka rejects a property.
+    public init(configuration: KafkaConsumerConfiguration, logger: Logger) throws {
+        let (events, continuation) = AsyncStream<KafkaConsumerEvent>.makeStream()
+        self.events = events
+        self.logger = logger
+        self.context = ConsumerContext(logger: logger, events: continuation)
+        self.client = try RDKafkaClient(
+            type: RD_KAFKA_CONSUMER,
+            properties: configuration.properties,
+            context: self.context,
+            configure: { conf in rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback) }
+        )
+        // Route the main queue (logs, errors) to the consumer queue so one poll serves everything.
+        rd_kafka_poll_set_consumer(self.client.handle)
+    }
+
+    deinit {
+        self.context.events.finish()
+    }
+
+    /// Joins the group for these topics (replacing any earlier subscription).
+    ///
+    /// - Throws: `KafkaError` when the subscription is rejected.
+    public func subscribe(topics: [String]) throws {
+        guard !self.isClosed.isSet else { throw KafkaError.shutDown() }
+        let error = KafkaTopicPartition.withPartitionList(
+            topics.map { KafkaTopicPartition(topic: $0, partition: .unassigned) }
+        ) { rd_kafka_subscribe(self.client.handle, $0) }
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(rdKafka: error, context: "cannot subscribe to \(topics.joined(separator: ","))")
+        }
+    }
+
+    /// Marks a message processed: its offset will be committed by the next commit, revocation or close.
+    ///
+    /// Store in order within a partition: a stored offset replaces the previous one.
+    /// - Throws: `KafkaError` when the partition is no longer assigned to this member.
+    public func storeOffset(_ message: KafkaConsumerMessage) throws {
+        try self.store([message.nextPosition])
+    }
+
+    /// Commits every stored offset and waits for the broker's answer.
+    ///
+    /// - Throws: `KafkaError` (`rebalanceInProgress` is retriable: the offsets stay stored).
+    public func commit() async throws {
+        guard !self.isClosed.isSet else { throw KafkaError.shutDown() }
+        let client = self.client
+        try await self.blockingQueue.run { try commitStored(client.handle) }
+    }
+
+    /// Marks `message` processed and commits its offset, waiting for the broker's answer.
+    ///
+    /// - Throws: `KafkaError` when storing or committing fails.
+    public func commit(_ message: KafkaConsumerMessage) async throws {
+        let position = message.nextPosition
+        // Store too, so that a later commit of stored offsets cannot move this partition back.
+        try self.store([position])
+        let client = self.client
+        try await self.blockingQueue.run {
+            let error = KafkaTopicPartition.withPartitionList([position]) { rd_kafka_commit(client.handle, $0, 0) }
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(rdKafka: error, context: "cannot commit \(position)")
+            }
+        }
+    }
+
+    /// The group's committed offsets for these partitions (`.invalid` where none is committed).
+    ///
+    /// - Throws: `KafkaError` when the coordinator does not answer within `timeout`.
+    public func committedOffsets(for partitions: [KafkaTopicPartition], timeout: Duration = .seconds(10)) async throws -> [KafkaTopicPartition] {
+        let client = self.client
+        return try await self.blockingQueue.run {
+            try KafkaTopicPartition.withPartitionList(partitions) { list in
+                let error = rd_kafka_committed(client.handle, list, Int32(clamping: timeout.milliseconds))
+                guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(rdKafka: error, context: "cannot read committed offsets")
+                }
+                return KafkaTopicPartition.array(from: list)
+            }
+        }
+    }
+
+    /// The partitions currently assigned to this member.
+    public func assignment() throws -> [KafkaTopicPartition] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        let error = rd_kafka_assignment(self.client.handle, &list)
+        defer { if let list { rd_kafka_topic_partition_list_destroy(list) } }
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdKafka: error, context: "cannot read assignment") }
+        return KafkaTopicPartition.array(from: list)
+    }
+
+    /// The topics and their partition counts as the cluster reports them.
+    public func partitionCounts(timeout: Duration) async throws -> [String: Int] {
+        try await fetchPartitionCounts(client: self.client, queue: self.blockingQueue, timeout: timeout)
+    }
+
+    /// Commits stored offsets, leaves the group (so its partitions move at once rather than after the
+    /// session timeout) and ends `messages`. Safe to call more than once.
+    public func close() async {
+        guard !self.isClosed.isSet else { return }
+        self.isClosed.set()
+        let client = self.client
+        let logger = self.logger
+        // On the poll queue: it runs once the current poll returns (within 100 ms), and the rebalance
+        // callback that close triggers runs on the same serial queue as every other.
+        await self.pollQueue.run {
+            do {
+                try commitStored(client.handle)
+            } catch {
+                logger.warning("Kafka consumer could not commit on close", metadata: ["error": "\(error)"])
+            }
+            let error = rd_kafka_consumer_close(client.handle)
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+                logger.warning("Kafka consumer close failed", metadata: ["error": "\(KafkaError(rdKafka: error))"])
+            }
+        }
+        self.context.events.finish()
+    }
+
+    private func store(_ positions: [KafkaTopicPartition]) throws {
+        guard !self.isClosed.isSet else { throw KafkaError.shutDown() }
+        try KafkaTopicPartition.withPartitionList(positions) { list in
+            let error = rd_kafka_offsets_store(self.client.handle, list)
+            let failed = KafkaTopicPartition.array(from: list).indices.first { list.pointee.elems[$0].err != RD_KAFKA_RESP_ERR_NO_ERROR }
+            if let failed {
+                throw KafkaError(rdKafka: list.pointee.elems[failed].err, context: "cannot store offset for \(positions[failed])")
+            }
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdKafka: error, context: "cannot store offsets") }
+        }
+    }
+
+    /// Waits for the next message. Returns `nil` once the consumer is closed.
+    func nextMessage() async throws -> KafkaConsumerMessage? {
+        let cancelled = StopFlag()
+        let client = self.client
+        let isClosed = self.isClosed
+        let logger = self.logger
+        return try await withTaskCancellationHandler {
+            try await self.pollQueue.run {
+                // Short polls so that close and cancellation are noticed within 100 ms.
+                while true {
+                    if isClosed.isSet { return nil }
+                    if cancelled.isSet { throw CancellationError() }
+                    guard let message = rd_kafka_consumer_poll(client.handle, 100) else { continue }
+                    defer { rd_kafka_message_destroy(message) }
+                    let error = message.pointee.err
+                    if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+                        return KafkaConsumerMessage(copying: message)
+                    }
+                    let kafkaError = KafkaError(rdKafka: error, context: "consume")
+                    if kafkaError.isFatal { throw kafkaError }
+                    logger.warning("Kafka consumer error", metadata: ["error": "\(kafkaError)"])
+                }
+            }
+        } onCancel: {
+            cancelled.set()
+        }
+    }
+}
+
+/// The messages of a `KafkaConsumer` as an `AsyncSequence`.
+public struct KafkaConsumerMessages: AsyncSequence, Sendable {
+    public typealias Element = KafkaConsumerMessage
+    let consumer: KafkaConsumer
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: KafkaConsumer
+
+        public mutating func next() async throws -> KafkaConsumerMessage? {
+            try await self.consumer.nextMessage()
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(consumer: self.consumer)
+    }
+}
+
+/// Commits the stored offsets of the current assignment. Blocking.
+private func commitStored(_ handle: OpaquePointer) throws {
+    let error = rd_kafka_commit(handle, nil, 0)
+    // _NO_OFFSET: nothing stored since the last commit.
+    guard error == RD_KAFKA_RESP_ERR_NO_ERROR || error == RD_KAFKA_RESP_ERR__NO_OFFSET else {
+        throw KafkaError(rdKafka: error, context: "cannot commit stored offsets")
+    }
+}
+
+private final class ConsumerContext: RDKafkaContext, @unchecked Sendable {
+    // AsyncStream.Continuation is Sendable and thread-safe; the rest is immutable.
+    let events: AsyncStream<KafkaConsumerEvent>.Continuation
+
+    init(logger: Logger, events: AsyncStream<KafkaConsumerEvent>.Continuation) {
+        self.events = events
+        super.init(logger: logger)
+    }
+
+    override func rebalance(handle: OpaquePointer, error: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+        let changed = KafkaTopicPartition.array(from: partitions)
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
+        switch error {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            if cooperative {
+                if let failure = rd_kafka_incremental_assign(handle, partitions) {
+                    self.logger.error("Kafka incremental assign failed", metadata: ["error": "\(KafkaError(consuming: failure))"])
+                }
+            } else {
+                rd_kafka_assign(handle, partitions)
+            }
+            self.logger.info("Kafka partitions assigned", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
+            self.events.yield(.partitionsAssigned(changed))
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            // Commit what was processed before the partitions go, so the next owner starts there.
+            do {
+                try commitStored(handle)
+            } catch {
+                self.logger.warning("Kafka commit before revocation failed; processed messages may be redelivered", metadata: ["error": "\(error)"])
+            }
+            if cooperative {
+                if let failure = rd_kafka_incremental_unassign(handle, partitions) {
+                    self.logger.error("Kafka incremental unassign failed", metadata: ["error": "\(KafkaError(consuming: failure))"])
+                }
+            } else {
+                rd_kafka_assign(handle, nil)
+            }
+            self.logger.info("Kafka partitions revoked", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
+            self.events.yield(.partitionsRevoked(changed))
+        default:
+            self.logger.error("Kafka rebalance failed", metadata: ["error": "\(KafkaError(rdKafka: error))"])
+            rd_kafka_assign(handle, nil)
+        }
+    }
+}
+
+/// Runs inside `rd_kafka_consumer_poll` / `rd_kafka_consumer_close`, on the consumer's poll queue.
+private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = {
+    handle, error, partitions, opaque in
+    guard let handle, let opaque else { return }
+    RDKafkaContext.fromOpaque(opaque).rebalance(handle: handle, error: error, partitions: partitions)
+}
+
+extension KafkaConsumerMessage {
+    /// Copies everything out of a librdkafka message.
+    init(copying message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let record = message.pointee
+        func bytes(_ pointer: UnsafeMutableRawPointer?, _ count: Int) -> [UInt8]? {
+            guard let pointer else { return nil }
+            return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+        }
+        var headers: [KafkaHeader] = []
+        var headerList: OpaquePointer?
+        if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
+            var index = 0
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            while rd_kafka_header_get_all(headerList, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                headers.append(KafkaHeader(key: String(cString: name!), value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+                index += 1
+            }
+        }
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let milliseconds = rd_kafka_message_timestamp(message, &timestampType)
+        self.init(
+            topic: record.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+            partition: KafkaPartition(rawValue: record.partition),
+            offset: KafkaOffset(rawValue: record.offset),
+            key: bytes(record.key, record.key_len),
+            value: bytes(record.payload, record.len),
+            headers: headers,
+            timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        )
+    }
+}

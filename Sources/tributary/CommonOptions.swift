@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TributaryCore
+import TributaryKafka
+
+/// Options every service command takes.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "The YAML configuration file.")
+    var config: String?
+
+    @Option(name: .long, help: "Kafka bootstrap list (host:port,...) or 'embedded'. Overrides KAFKA_BROKERS and the file.")
+    var brokers: String?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    /// Sets up logging to standard error and returns the root logger.
+    func bootstrapLogging(label: String) throws -> Logger {
+        guard let level = Logger.Level(rawValue: self.logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+
+    /// The configuration file, or the defaults when none is given.
+    func loadConfiguration() throws -> TributaryConfiguration {
+        guard let path = self.config else { return TributaryConfiguration() }
+        return try TributaryConfiguration.load(path: path)
+    }
+
+    /// The cluster to use: `--brokers`, else `KAFKA_BROKERS`, else the file's `kafka.brokers`.
+    func brokers(configuration: TributaryConfiguration) -> KafkaSettings.Brokers {
+        if let flag = self.brokers { return KafkaSettings.Brokers(flag) }
+        if let environment = ProcessInfo.processInfo.environment["KAFKA_BROKERS"], !environment.isEmpty {
+            return KafkaSettings.Brokers(environment)
+        }
+        return configuration.kafka.brokers
+    }
+}
+
+/// A command whose service arrives with a later release.
+struct NotAvailableYet: Error, CustomStringConvertible {
+    var command: String
+    var description: String { "tributary \(self.command) is not available in this build yet" }
+}
+
+/// Writes a line to standard output and flushes it at once, so scripts reading a pipe see it.
+func printLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

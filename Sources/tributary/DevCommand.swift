@@ -1,0 +1,40 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import TributaryCore
+import TributaryKafka
+
+/// `tributary dev`: everything in one process, on the embedded broker by default.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Run the embedded broker and every available service in one process."
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let logger = try self.options.bootstrapLogging(label: "tributary.dev")
+        let configuration = try self.options.loadConfiguration()
+        for warning in configuration.warnings { logger.warning("\(warning)") }
+        let connection = try ClusterConnection.open(
+            brokers: self.options.brokers(configuration: configuration),
+            settings: configuration.kafka,
+            logger: logger
+        )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let broker = connection.embeddedBroker {
+            services.append(.init(service: broker))
+        }
+        printLine("BOOTSTRAP=\(connection.bootstrapServers)")
+        logger.info(
+            "Tributary dev mode running; Ctrl-C stops it",
+            metadata: ["kafka.bootstrap": "\(connection.bootstrapServers)", "topics": "\(configuration.kafka.topics.all.joined(separator: ","))"]
+        )
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+        logger.info("Tributary dev mode stopped")
+    }
+}

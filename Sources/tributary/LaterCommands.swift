@@ -1,0 +1,28 @@
+import ArgumentParser
+
+// The listener, workers, notifier and renderer arrive in later releases; the commands exist now so
+// that scripts and docs can name them, and they fail loudly rather than pretend to work.
+
+struct ListenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "listen", abstract: "Receive Git webhooks and publish change events (not available yet).")
+    @OptionGroup var options: CommonOptions
+    func run() async throws { throw NotAvailableYet(command: "listen") }
+}
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Consume change events and sync apps (not available yet).")
+    @OptionGroup var options: CommonOptions
+    func run() async throws { throw NotAvailableYet(command: "worker") }
+}
+
+struct NotifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "notify", abstract: "Deliver notifications for sync events (not available yet).")
+    @OptionGroup var options: CommonOptions
+    func run() async throws { throw NotAvailableYet(command: "notify") }
+}
+
+struct RenderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "render", abstract: "Render an app's manifests as a worker would (not available yet).")
+    @OptionGroup var options: CommonOptions
+    func run() async throws { throw NotAvailableYet(command: "render") }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct Tributary: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tributary",
+        abstract: "Git-webhook-driven GitOps event processor on Kafka.",
+        version: "0.1.0",
+        subcommands: [
+            DevCommand.self, BrokerCommand.self, ListenCommand.self, WorkerCommand.self, NotifyCommand.self,
+            RenderCommand.self, CheckCommand.self, TailCommand.self,
+        ]
+    )
+}

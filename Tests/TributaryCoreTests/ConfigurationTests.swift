@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import TributaryCore
+
+@Suite("Configuration file")
+struct ConfigurationTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func exampleConfigurationDocumentsEveryKeyAndParses() throws {
+        let path = Self.packageRoot.appendingPathComponent("config/example.yaml").path
+        let configuration = try TributaryConfiguration.load(path: path)
+        #expect(configuration.kafka.brokers == .embedded)
+        #expect(configuration.kafka.topics.changes == "tributary.changes")
+        #expect(configuration.kafka.partitions == 6)
+        #expect(configuration.kafka.properties["client.rack"] == .text("local"))
+        #expect(configuration.listener.port == 8080)
+        #expect(configuration.listener.publishTimeout == .seconds(8))
+        #expect(configuration.listener.deduplicationWindow == .seconds(3600))
+        #expect(configuration.listener.allowedRepositories == ["github.com/acme/*"])
+        #expect(configuration.webhooks.providers["github"]?.secrets == [.environment("GITHUB_WEBHOOK_SECRET"), .environment("GITHUB_WEBHOOK_SECRET_PREVIOUS")])
+        #expect(configuration.webhooks.providers["gitlab"]?.signingSecrets == [.environment("GITLAB_SIGNING_SECRET")])
+        #expect(configuration.webhooks.providers["gitea"]?.secrets == [.file("/run/secrets/gitea-webhook")])
+        #expect(configuration.webhooks.repositories["github.com/acme/payments"]?.secrets == [.environment("PAYMENTS_WEBHOOK_SECRET")])
+        #expect(Set(configuration.webhooks.providers.keys) == Set(WebhookSettings.providerNames))
+    }
+
+    @Test func shippedDevConfigurationParses() throws {
+        let path = Self.packageRoot.appendingPathComponent("config/dev.yaml").path
+        let configuration = try TributaryConfiguration.load(path: path)
+        #expect(configuration.kafka.brokers == .embedded)
+    }
+
+    @Test func unknownKeyIsReportedWithFileLineAndKeyPath() {
+        let yaml = """
+            kafka:
+              brokers: embedded
+              partitons: 6
+            """
+        let error = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: yaml, file: "tributary.yaml") }
+        #expect(error?.line == 3)
+        #expect(error?.key == "kafka.partitons")
+        #expect(error?.description.hasPrefix("tributary.yaml:3: kafka.partitons: unknown key") == true)
+    }
+
+    @Test func wrongTypeIsReportedAtTheValuesLine() {
+        let yaml = """
+            listener:
+              address: "127.0.0.1:8080"
+              publishTimeout: soon
+            kafka:
+              partitions: six
+            """
+        let error = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: yaml, file: "c.yaml") }
+        #expect(error?.line == 3)
+        #expect(error?.key == "listener.publishTimeout")
+
+        let partitions = #expect(throws: ConfigurationError.self) {
+            try TributaryConfiguration.parse(yaml: "kafka:\n  partitions: six\n", file: "c.yaml")
+        }
+        #expect(partitions?.description == "c.yaml:2: kafka.partitions: expected a whole number, got 'six'")
+    }
+
+    @Test func outOfRangeValueAndBadAddressAreRejected() {
+        let range = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: "kafka:\n  partitions: 0\n", file: "c.yaml") }
+        #expect(range?.key == "kafka.partitions")
+        let address = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: "listener:\n  address: localhost\n", file: "c.yaml") }
+        #expect(address?.key == "listener.address")
+        #expect(address?.line == 2)
+    }
+
+    @Test func invalidYAMLIsReportedWithItsLine() {
+        let yaml = "kafka:\n  brokers: embedded\n  partitions: [1, 2\nlistener: {}\n"
+        let error = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: yaml, file: "broken.yaml") }
+        #expect(error?.file == "broken.yaml")
+        #expect(error?.line != nil)
+        #expect(error?.message.contains("invalid YAML") == true)
+    }
+
+    @Test func malformedSecretReferenceNeverEchoesItsValue() {
+        let yaml = """
+            webhooks:
+              github:
+                secrets:
+                  - { value: "s3cr3t-value", env: ALSO }
+            """
+        let error = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: yaml, file: "c.yaml") }
+        #expect(error?.key == "webhooks.github.secrets[0]")
+        #expect(error?.line == 4)
+        #expect(error?.description.contains("s3cr3t-value") == false)
+
+        let list = #expect(throws: ConfigurationError.self) {
+            try TributaryConfiguration.parse(yaml: "webhooks:\n  github:\n    secrets: [ { value: [\"s3cr3t-value\"] } ]\n", file: "c.yaml")
+        }
+        #expect(list?.description.contains("s3cr3t-value") == false)
+    }
+
+    @Test func secretsResolveFromEnvironmentAndFilesAndNameOnlyTheirSource() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-secret-\(UUID().uuidString)")
+        try Data("from-file\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(try SecretReference.file(file.path).resolve() == "from-file")
+        #expect(try SecretReference.environment("HOOK").resolve(environment: ["HOOK": "from-env"]) == "from-env")
+        let missing = #expect(throws: SecretError.self) { try SecretReference.environment("NOT_SET_ANYWHERE").resolve(environment: [:]) }
+        #expect(missing?.message == "environment variable NOT_SET_ANYWHERE is not set")
+        #expect(SecretReference.value("inline-secret").description == "inline value")
+    }
+
+    @Test func kafkaPropertiesMayReferToSecrets() throws {
+        let yaml = """
+            kafka:
+              brokers: "kafka-1:9092,kafka-2:9092"
+              properties:
+                security.protocol: sasl_ssl
+                sasl.password: { env: TRIBUTARY_TEST_KAFKA_PASSWORD }
+            """
+        let configuration = try TributaryConfiguration.parse(yaml: yaml, file: "c.yaml")
+        #expect(configuration.kafka.brokers == .list("kafka-1:9092,kafka-2:9092"))
+        #expect(configuration.kafka.properties["sasl.password"] == .secret(.environment("TRIBUTARY_TEST_KAFKA_PASSWORD")))
+        let error = #expect(throws: SecretError.self) { try configuration.kafka.resolvedProperties() }
+        #expect(error?.message.contains("TRIBUTARY_TEST_KAFKA_PASSWORD") == true)
+    }
+
+    @Test(arguments: [("500ms", Duration.milliseconds(500)), ("8s", .seconds(8)), ("3m", .seconds(180)), ("1h30m", .seconds(5400)), ("2d", .seconds(172_800))])
+    func durationsParse(text: String, expected: Duration) {
+        #expect(DurationParser.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "5", "5x", "m", "1h 30"])
+    func malformedDurationsAreRejected(text: String) {
+        #expect(DurationParser.parse(text) == nil)
+    }
+}

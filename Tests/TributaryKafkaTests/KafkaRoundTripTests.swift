@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import TributaryKafka
+import TributaryTestSupport
+
+@Suite("Producing and consuming over TCP")
+struct KafkaRoundTripTests {
+    let cluster: TestCluster
+
+    init() throws {
+        self.cluster = try TestCluster()
+    }
+
+    @Test func roundTripPreservesKeyHeadersAndValueAndReportsWhereItWasStored() async throws {
+        let topic = try await self.cluster.makeTopic("roundtrip")
+        let producer = try self.cluster.makeProducer()
+        let message = KafkaProducerMessage(
+            topic: topic,
+            key: "github.com/acme/infra",
+            value: Array("{\"hello\":\"kafka\"}".utf8),
+            headers: [
+                KafkaHeader(key: "ce_id", value: "1"),
+                KafkaHeader(key: "binary", value: [0, 255, 7]),
+                KafkaHeader(key: "null", value: nil),
+                KafkaHeader(key: "ce_id", value: "repeated"),
+            ]
+        )
+        let report = try await producer.deliver(message)
+        #expect(report.topic == topic)
+        #expect((0..<6).contains(report.partition.rawValue))
+        #expect(report.offset == KafkaOffset(0))
+
+        let consumer = try self.cluster.makeConsumer(group: TestCluster.uniqueGroup("roundtrip"), topics: [topic])
+        var iterator = consumer.messages.makeAsyncIterator()
+        let received = try #require(try await iterator.next())
+        #expect(received.topic == topic)
+        #expect(received.keyString == "github.com/acme/infra")
+        #expect(received.value == message.value)
+        #expect(received.headers == message.headers)
+        #expect(received.partition == report.partition)
+        #expect(received.offset == report.offset)
+        #expect(received.timestamp != nil)
+        await consumer.close()
+        await producer.shutdown()
+    }
+
+    @Test func deliveryReportsCarryThePartitionAndConsecutiveOffsets() async throws {
+        let topic = try await self.cluster.makeTopic("offsets")
+        let producer = try self.cluster.makeProducer()
+        var offsets: [KafkaOffset] = []
+        for index in 0..<3 {
+            let report = try await producer.deliver(KafkaProducerMessage(topic: topic, partition: KafkaPartition(4), value: [UInt8(index)]))
+            #expect(report.partition == KafkaPartition(4))
+            offsets.append(report.offset)
+        }
+        #expect(offsets == [KafkaOffset(0), KafkaOffset(1), KafkaOffset(2)])
+        await producer.shutdown()
+    }
+
+    @Test func equalKeysLandOnOnePartition() async throws {
+        let topic = try await self.cluster.makeTopic("keys")
+        let producer = try self.cluster.makeProducer()
+        var partitions = Set<KafkaPartition>()
+        for index in 0..<10 {
+            let report = try await producer.deliver(KafkaProducerMessage(topic: topic, key: "github.com/acme/one", value: [UInt8(index)]))
+            partitions.insert(report.partition)
+        }
+        #expect(partitions.count == 1)
+        await producer.shutdown()
+    }
+
+    @Test func shutdownDeliversEveryMessageStillInFlight() async throws {
+        let broker = try #require(self.cluster.embedded, "needs the embedded broker to slow it down")
+        let topic = try await self.cluster.makeTopic("flush")
+        // Every broker response takes 300 ms, so the messages are surely in flight at shutdown.
+        broker.setBrokerRoundTripTime(.milliseconds(300))
+        let producer = try self.cluster.makeProducer()
+        for index in 0..<500 {
+            try producer.send(KafkaProducerMessage(topic: topic, key: "k\(index % 7)", value: Array("m\(index)".utf8)))
+        }
+        #expect(producer.inFlightCount > 0)
+        await producer.shutdown()
+        #expect(producer.inFlightCount == 0)
+        #expect(throws: KafkaError.self) { try producer.send(KafkaProducerMessage(topic: topic, value: [1])) }
+        broker.setBrokerRoundTripTime(.zero)
+
+        let consumer = try self.cluster.makeConsumer(group: TestCluster.uniqueGroup("flush"), topics: [topic])
+        var values = Set<String>()
+        for try await message in consumer.messages {
+            values.insert(String(decoding: message.value ?? [], as: UTF8.self))
+            if values.count == 500 { break }
+        }
+        #expect(values == Set((0..<500).map { "m\($0)" }))
+        await consumer.close()
+    }
+
+    @Test func deliveryToAnUnreachableBrokerFailsWithARetriableTimeout() async throws {
+        let broker = try #require(self.cluster.embedded, "needs the embedded broker to take it down")
+        let topic = try await self.cluster.makeTopic("down")
+        let producer = try self.cluster.makeProducer { $0.messageTimeout = .seconds(1) }
+        _ = try await producer.deliver(KafkaProducerMessage(topic: topic, value: [1]))
+        broker.setBrokerDown()
+        let error = await #expect(throws: KafkaError.self) {
+            _ = try await producer.deliver(KafkaProducerMessage(topic: topic, value: [2]))
+        }
+        #expect(error?.code == .timedOut)
+        #expect(error?.isRetriable == true)
+        broker.setBrokerUp()
+        // As a webhook sender would: retry until the reconnected broker acknowledges.
+        var report: KafkaDeliveryReport?
+        for _ in 0..<20 where report == nil {
+            report = try? await producer.deliver(KafkaProducerMessage(topic: topic, partition: KafkaPartition(0), value: [3]))
+        }
+        #expect(report?.partition == KafkaPartition(0))
+        await producer.shutdown()
+    }
+
+    @Test func rejectedPropertyIsNamedWithoutItsSecretValue() throws {
+        var configuration = KafkaProducerConfiguration(kafka: self.cluster.kafkaConfiguration)
+        configuration.kafka.properties["no.such.property"] = "x"
+        let unknown = #expect(throws: KafkaError.self) { try KafkaProducer(configuration: configuration, logger: self.cluster.logger) }
+        #expect(unknown?.code == .configuration)
+        #expect(unknown?.message.contains("no.such.property") == true)
+
+        configuration.kafka.properties = ["ssl.key.password": "hunter2-secret", "security.protocol": "bogus"]
+        let invalid = #expect(throws: KafkaError.self) { try KafkaProducer(configuration: configuration, logger: self.cluster.logger) }
+        #expect(invalid?.description.contains("hunter2-secret") == false)
+    }
+}
