@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // C libraries enter through these two targets only; TributaryKafka and TributaryGit wrap them.
@@ -42,6 +44,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "TributaryWebhooks",
+            dependencies: [
+                "TributaryCore",
+                "TributaryKafka",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "TributaryGit",
             dependencies: [
                 "CLibgit2",
@@ -55,6 +68,7 @@ let package = Package(
                 "TributaryCore",
                 "TributaryKafka",
                 "TributaryGit",
+                "TributaryWebhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,6 +90,17 @@ let package = Package(
         .testTarget(
             name: "TributaryCoreTests",
             dependencies: ["TributaryCore", "TributaryKafka", "TributaryTestSupport"]
+        ),
+        .testTarget(
+            name: "TributaryWebhooksTests",
+            dependencies: [
+                "TributaryWebhooks",
+                "TributaryCore",
+                "TributaryKafka",
+                "TributaryTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "TributaryCLITests",

@@ -26,6 +26,7 @@ struct DevCommand: AsyncParsableCommand {
         if let broker = connection.embeddedBroker {
             services.append(.init(service: broker))
         }
+        services += try ListenerServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)
         printLine("BOOTSTRAP=\(connection.bootstrapServers)")
         logger.info(
             "Tributary dev mode running; Ctrl-C stops it",

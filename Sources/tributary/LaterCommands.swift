@@ -1,13 +1,7 @@
 import ArgumentParser
 
-// The listener, workers, notifier and renderer arrive in later releases; the commands exist now so
+// The workers, notifier and renderer arrive in later releases; the commands exist now so
 // that scripts and docs can name them, and they fail loudly rather than pretend to work.
-
-struct ListenCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "listen", abstract: "Receive Git webhooks and publish change events (not available yet).")
-    @OptionGroup var options: CommonOptions
-    func run() async throws { throw NotAvailableYet(command: "listen") }
-}
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Consume change events and sync apps (not available yet).")

@@ -19,15 +19,26 @@ public struct ListenerSettings: Sendable {
 
     public init() {}
 
+    /// Sets `host` and `port` from `host:port`.
+    ///
+    /// - Throws: `ListenerAddressError` when the text is not `host:port` with a port of 0–65535.
+    public mutating func setAddress(_ text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ListenerAddressError(address: text)
+        }
+        self.host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        self.port = port
+    }
+
     init(node: ConfigurationNode) throws {
         let mapping = try node.mapping(allowedKeys: ["address", "maxBodyBytes", "publishTimeout", "deduplicationWindow", "maxInFlight", "allowedRepositories"])
         if let value = mapping["address"] {
             let text = try value.string()
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            do {
+                try self.setAddress(text)
+            } catch {
                 throw value.error("expected host:port, got '\(text)'")
             }
-            self.host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            self.port = port
         }
         if let value = mapping["maxBodyBytes"] { self.maxBodyBytes = try value.int(in: 1024...1_073_741_824) }
         if let value = mapping["publishTimeout"] { self.publishTimeout = try value.duration() }
@@ -35,4 +46,10 @@ public struct ListenerSettings: Sendable {
         if let value = mapping["maxInFlight"] { self.maxInFlight = try value.int(in: 1...1_000_000) }
         if let value = mapping["allowedRepositories"] { self.allowedRepositories = try value.stringList() }
     }
+}
+
+/// A listener address that is not `host:port`.
+public struct ListenerAddressError: Error, CustomStringConvertible {
+    public var address: String
+    public var description: String { "expected host:port, got '\(self.address)'" }
 }

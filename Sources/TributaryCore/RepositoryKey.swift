@@ -1,0 +1,48 @@
+import Foundation
+
+/// The normalised identity of a Git repository: `host/path`, lower case, without scheme, user,
+/// port or `.git` — so the HTTPS and SSH URLs of one repository share a key (and a partition).
+public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codable {
+    public let rawValue: String
+
+    /// Normalises a clone URL or a key: `https://user@Host:8443/Org/Repo.git`, `git@host:org/repo.git`,
+    /// `ssh://git@host:7999/org/repo`, `host/org/repo` all work.
+    ///
+    /// - Returns: `nil` when no host and path can be found.
+    public init?(url: String) {
+        var rest = Substring(url.trimmingCharacters(in: .whitespacesAndNewlines))
+        var scpLike = false
+        if let scheme = rest.range(of: "://") {
+            rest = rest[scheme.upperBound...]
+        } else if let colon = rest.firstIndex(of: ":"), !rest[..<colon].contains("/") {
+            // scp-like `user@host:path`: the colon separates host and path, not a port.
+            scpLike = true
+        }
+        let authorityEnd = scpLike ? rest.firstIndex(of: ":")! : (rest.firstIndex(of: "/") ?? rest.endIndex)
+        var authority = rest[..<authorityEnd]
+        var path = rest[authorityEnd...].dropFirst()
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        if !scpLike, let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") { authority = authority[..<colon] }
+        while path.hasSuffix("/") { path = path.dropLast() }
+        if path.hasSuffix(".git") { path = path.dropLast(4) }
+        while path.hasPrefix("/") { path = path.dropFirst() }
+        if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
+        guard !authority.isEmpty, !path.isEmpty else { return nil }
+        self.rawValue = "\(authority)/\(path)".lowercased()
+    }
+
+    public var description: String { self.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let key = RepositoryKey(url: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a repository: \(text)"))
+        }
+        self = key
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self.rawValue)
+    }
+}

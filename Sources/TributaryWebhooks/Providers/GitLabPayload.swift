@@ -1,0 +1,52 @@
+import Foundation
+import HTTPTypes
+import TributaryCore
+
+/// GitLab's push and tag-push payload (also inside system hooks).
+struct GitLabPushPayload: Decodable {
+    var object_kind: String
+    var ref: String
+    var before: String?
+    var after: String?
+    var user_username: String?
+    var user_name: String?
+    var project: Project
+    var commits: [PayloadCommit]?
+    var total_commits_count: Int?
+
+    struct Project: Decodable {
+        var git_http_url: String?
+        var git_ssh_url: String?
+        var web_url: String?
+    }
+}
+
+enum GitLabPayloadParser {
+    static func parse(headers: HTTPFields, body: Data) throws -> ParsedWebhook {
+        guard let event = headers.value("X-Gitlab-Event") else {
+            throw MalformedPayload(reason: "missing X-Gitlab-Event header")
+        }
+        switch event {
+        case "Push Hook", "Tag Push Hook", "System Hook":
+            let payload = try PayloadDecoding.decode(GitLabPushPayload.self, from: body)
+            guard payload.object_kind == "push" || payload.object_kind == "tag_push" else {
+                return .ignored("\(payload.object_kind) events are not acted on")
+            }
+            let commits = payload.commits ?? []
+            // GitLab lists at most 20 commits; total_commits_count tells whether that is all of them.
+            let complete = commits.count >= (payload.total_commits_count ?? commits.count)
+            return .pushes([
+                ParsedPush(
+                    repository: try ChangeEvent.Repository(urls: [payload.project.git_http_url, payload.project.git_ssh_url], webURL: payload.project.web_url),
+                    ref: payload.ref,
+                    before: payload.before,
+                    after: payload.after,
+                    pusher: payload.user_username ?? payload.user_name,
+                    changedPathHints: ChangeEvent.ChangedPaths(commits: commits, complete: complete)
+                )
+            ])
+        default:
+            return .ignored("\(event) events are not acted on")
+        }
+    }
+}

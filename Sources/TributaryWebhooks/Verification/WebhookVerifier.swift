@@ -1,0 +1,97 @@
+import Crypto
+import Foundation
+import HTTPTypes
+
+/// Verifies a delivery's signature or token on the raw body bytes, before anything parses them.
+struct WebhookVerifier: Sendable {
+    let credentials: WebhookCredentials
+    /// The clock Standard Webhooks timestamps are checked against; injectable for tests.
+    var now: @Sendable () -> Date = { Date() }
+
+    enum Outcome: Equatable {
+        /// Verified by a secret of `scope`. `fingerprint` identifies the signature for deduplication.
+        case verified(scope: CredentialScope, fingerprint: String)
+        /// Rejected; the reason never contains a secret or an expected MAC.
+        case rejected(String)
+    }
+
+    func verify(_ provider: WebhookProvider, headers: HTTPFields, body: [UInt8]) -> Outcome {
+        let credentials = self.credentials[provider]
+        switch provider {
+        case .github:
+            if let header = headers.value("X-Hub-Signature-256") {
+                return Self.verifyPrefixedHMAC(header, prefix: "sha256=", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA256($0, body: $1, secret: $2) })
+            }
+            if credentials.allowSHA1, let header = headers.value("X-Hub-Signature") {
+                return Self.verifyPrefixedHMAC(header, prefix: "sha1=", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA1($0, body: $1, secret: $2) })
+            }
+            return .rejected("missing X-Hub-Signature-256 header")
+        case .gitea:
+            guard let header = headers.value("X-Gitea-Signature") else { return .rejected("missing X-Gitea-Signature header") }
+            return Self.verifyPrefixedHMAC(header, prefix: "", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA256($0, body: $1, secret: $2) })
+        case .forgejo:
+            guard let header = headers.value("X-Forgejo-Signature") else { return .rejected("missing X-Forgejo-Signature header") }
+            return Self.verifyPrefixedHMAC(header, prefix: "", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA256($0, body: $1, secret: $2) })
+        case .bitbucket, .bitbucketServer:
+            guard let header = headers.value("X-Hub-Signature") else { return .rejected("missing X-Hub-Signature header") }
+            return Self.verifyPrefixedHMAC(header, prefix: "sha256=", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA256($0, body: $1, secret: $2) })
+        case .gitlab:
+            if headers.value("webhook-signature") != nil, !credentials.standardKeys.isEmpty {
+                return self.verifyStandard(headers: headers, body: body, keys: credentials.standardKeys, tolerance: credentials.timestampTolerance)
+            }
+            guard let token = headers.value("X-Gitlab-Token") else { return .rejected("missing X-Gitlab-Token header") }
+            for candidate in credentials.tokens where Signatures.tokensAreEqual(token, candidate.secret) {
+                // The token is the same for every delivery of a hook: fingerprint the body instead.
+                return .verified(scope: candidate.scope, fingerprint: Self.fingerprint(body))
+            }
+            return .rejected("invalid X-Gitlab-Token")
+        case .standard:
+            return self.verifyStandard(headers: headers, body: body, keys: credentials.signingKeys, tolerance: credentials.timestampTolerance)
+        }
+    }
+
+    private func verifyStandard(headers: HTTPFields, body: [UInt8], keys: [WebhookCredentials.Candidate<SymmetricKey>], tolerance: Duration) -> Outcome {
+        guard let id = headers.value("webhook-id"), let timestamp = headers.value("webhook-timestamp"),
+            let signature = headers.value("webhook-signature")
+        else {
+            return .rejected("missing webhook-id, webhook-timestamp or webhook-signature header")
+        }
+        guard let seconds = Double(timestamp) else { return .rejected("malformed webhook-timestamp") }
+        let age = abs(self.now().timeIntervalSince1970 - seconds)
+        let toleranceSeconds = Double(tolerance.components.seconds)
+        guard age <= toleranceSeconds else { return .rejected("webhook-timestamp outside the \(Int(toleranceSeconds))s tolerance") }
+        for candidate in keys
+        where Signatures.isValidStandardWebhook(id: id, timestamp: timestamp, signatureHeader: signature, body: body, secret: candidate.secret) {
+            return .verified(scope: candidate.scope, fingerprint: Self.fingerprint(Array(signature.utf8)))
+        }
+        return .rejected("invalid webhook-signature")
+    }
+
+    private static func verifyPrefixedHMAC(
+        _ header: String,
+        prefix: String,
+        body: [UInt8],
+        keys: [WebhookCredentials.Candidate<SymmetricKey>],
+        check: ([UInt8], [UInt8], SymmetricKey) -> Bool
+    ) -> Outcome {
+        guard header.hasPrefix(prefix), let mac = Signatures.hexBytes(header.dropFirst(prefix.count)) else {
+            return .rejected("malformed signature header")
+        }
+        for candidate in keys where check(mac, body, candidate.secret) {
+            return .verified(scope: candidate.scope, fingerprint: Self.fingerprint(Array(header.utf8)))
+        }
+        return .rejected("signature does not match")
+    }
+
+    private static func fingerprint(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension HTTPFields {
+    /// The first value of a header by name, case-insensitively.
+    func value(_ name: String) -> String? {
+        guard let field = HTTPField.Name(name) else { return nil }
+        return self[field]
+    }
+}

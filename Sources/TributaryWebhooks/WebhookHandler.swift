@@ -1,0 +1,247 @@
+import Foundation
+import HTTPTypes
+import Logging
+import TributaryCore
+import TributaryKafka
+
+/// Turns one webhook request into a response, publishing its change events to Kafka first.
+///
+/// The order of checks is deliberate: nothing is parsed before the signature is verified on the raw
+/// bytes, and nothing is answered 2xx that the broker did not acknowledge.
+struct WebhookHandler: Sendable {
+    let credentials: WebhookCredentials
+    let verifier: WebhookVerifier
+    let producer: KafkaProducer
+    let topics: TributaryTopics
+    let allowedRepositories: [Glob]
+    let maxInFlight: Int
+    let deduplicator: DeliveryDeduplicator
+    let metrics: ListenerMetrics
+    let logger: Logger
+
+    init(configuration: TributaryConfiguration, producer: KafkaProducer, metrics: ListenerMetrics, logger: Logger) throws {
+        self.credentials = try WebhookCredentials(settings: configuration.webhooks)
+        self.verifier = WebhookVerifier(credentials: self.credentials)
+        self.producer = producer
+        self.topics = configuration.kafka.topics
+        self.allowedRepositories = configuration.listener.allowedRepositories.map { Glob($0.lowercased()) }
+        self.maxInFlight = configuration.listener.maxInFlight
+        self.deduplicator = DeliveryDeduplicator(window: configuration.listener.deduplicationWindow)
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Handles a delivery whose body was read in full (size limits are enforced by the caller).
+    func handle(_ provider: WebhookProvider, headers: HTTPFields, body: [UInt8]) async -> WebhookResponse {
+        let response = await self.process(provider, headers: headers, body: body)
+        self.metrics.recordRequest(provider: provider.rawValue, outcome: response.outcome)
+        if response.status.code >= 400 {
+            self.logger.notice(
+                "Webhook rejected",
+                metadata: [
+                    "webhook.provider": "\(provider.rawValue)", "webhook.delivery": "\(Self.deliveryID(provider, headers) ?? "-")",
+                    "http.status": "\(response.status.code)", "reason": "\(response.reason ?? "")",
+                ]
+            )
+        }
+        return response
+    }
+
+    private func process(_ provider: WebhookProvider, headers: HTTPFields, body: [UInt8]) async -> WebhookResponse {
+        // 1. Content type (a header, not the body).
+        let form: Bool
+        switch Self.mediaType(headers[.contentType]) {
+        case "application/json", "text/plain", nil: form = false
+        case "application/x-www-form-urlencoded": form = true
+        case let other?: return .failure(.unsupportedMediaType, outcome: "unsupported_media_type", "content type \(other) is not supported; send application/json")
+        }
+
+        // 2. Signature or token, on the raw bytes.
+        let scope: CredentialScope
+        let fingerprint: String
+        switch self.verifier.verify(provider, headers: headers, body: body) {
+        case .rejected(let reason):
+            return .failure(.unauthorized, outcome: "unauthorized", reason)
+        case .verified(let verifiedScope, let verifiedFingerprint):
+            scope = verifiedScope
+            fingerprint = verifiedFingerprint
+        }
+
+        // 3. Parse.
+        let parsed: ParsedWebhook
+        do {
+            let json = form ? try Self.formPayload(body) : Data(body)
+            parsed = try Self.parse(provider, headers: headers, json: json)
+        } catch {
+            return .failure(.badRequest, outcome: "bad_request", "\(error)")
+        }
+        let pushes: [ParsedPush]
+        switch parsed {
+        case .ping: return WebhookResponse(status: .ok, outcome: "ping", body: ["ping": "pong"])
+        case .ignored(let reason): return WebhookResponse(status: .accepted, outcome: "ignored", body: ["ignored": reason])
+        case .pushes(let list): pushes = list
+        }
+
+        // 4. The secret must belong to the repository, and the repository must be allowed.
+        let repositoryKey = pushes[0].repository.key
+        guard self.credentials.requiredScope(for: repositoryKey) == scope else {
+            return .failure(.unauthorized, outcome: "unauthorized", "not signed with the secret configured for \(repositoryKey)")
+        }
+        guard self.allowedRepositories.isEmpty || self.allowedRepositories.contains(where: { $0.matches(repositoryKey) }) else {
+            return .failure(.forbidden, outcome: "forbidden", "repository \(repositoryKey) is not allowed")
+        }
+
+        // 5. Duplicates.
+        let deliveryID = Self.deliveryID(provider, headers)
+        let key = DeliveryDeduplicator.Key(
+            provider: provider.rawValue,
+            hookID: Self.hookID(provider, headers) ?? "",
+            deliveryID: deliveryID ?? "",
+            fingerprint: fingerprint
+        )
+        switch self.deduplicator.reserve(key) {
+        case .duplicate:
+            self.metrics.recordDuplicate()
+            return WebhookResponse(status: .ok, outcome: "duplicate", body: ["duplicate": true])
+        case .inFlight:
+            return .failure(.serviceUnavailable, outcome: "unavailable", "this delivery is being processed; retry later", retryAfter: 1)
+        case .reserved:
+            break
+        }
+
+        // 6. Publish, and answer 2xx only once the broker holds every event.
+        guard self.metrics.enterFlight(limit: self.maxInFlight) else {
+            self.deduplicator.release(key)
+            return .failure(.serviceUnavailable, outcome: "overloaded", "too many webhooks in flight", retryAfter: 1)
+        }
+        defer { self.metrics.leaveFlight() }
+        let receivedAt = Date()
+        let started = ContinuousClock.now
+        do {
+            let reports = try await self.publish(pushes, provider: provider, headers: headers, deliveryID: deliveryID, receivedAt: receivedAt)
+            self.metrics.recordPublishLatency(ContinuousClock.now - started)
+            self.deduplicator.confirm(key)
+            var body: [String: any Sendable] = [
+                "id": reports[0].id, "topic": reports[0].report.topic,
+                "partition": Int(reports[0].report.partition.rawValue), "offset": Int(reports[0].report.offset.rawValue),
+            ]
+            if reports.count > 1 {
+                body["events"] = reports.map { ["id": $0.id, "partition": Int($0.report.partition.rawValue), "offset": Int($0.report.offset.rawValue)] as [String: any Sendable] }
+            }
+            return WebhookResponse(status: .accepted, outcome: "accepted", body: body)
+        } catch {
+            self.deduplicator.release(key)
+            self.logger.warning("Change event not acknowledged by Kafka", metadata: ["error": "\(error)", "webhook.provider": "\(provider.rawValue)"])
+            return .failure(.serviceUnavailable, outcome: "unavailable", "the event could not be stored; retry later", retryAfter: 5)
+        }
+    }
+
+    private func publish(
+        _ pushes: [ParsedPush],
+        provider: WebhookProvider,
+        headers: HTTPFields,
+        deliveryID: String?,
+        receivedAt: Date
+    ) async throws -> [(id: String, report: KafkaDeliveryReport)] {
+        let hookID = Self.hookID(provider, headers)
+        let messages = try pushes.map { push -> (String, KafkaProducerMessage) in
+            let change = ChangeEvent(
+                provider: provider.rawValue,
+                deliveryID: deliveryID ?? UUID().uuidString.lowercased(),
+                hookID: hookID,
+                repository: push.repository,
+                ref: push.ref,
+                before: push.before,
+                after: push.after,
+                created: push.created,
+                deleted: push.deleted,
+                forced: push.forced,
+                pusher: push.pusher,
+                changedPathHints: push.changedPathHints,
+                receivedAt: receivedAt
+            )
+            // A stable id: a retried delivery republishes the same event id, so consumers can drop it.
+            let id = deliveryID.map { "\(provider.rawValue):\($0):\(push.ref)" } ?? UUID().uuidString.lowercased()
+            let event = try CloudEvent(id: id, source: "/tributary/webhooks/\(provider.rawValue)", type: ChangeEvent.eventType, time: receivedAt, subject: push.repository.key, payload: change)
+            return (id, event.kafkaMessage(topic: self.topics.changes, key: push.repository.key))
+        }
+        if messages.count == 1 {
+            return [(messages[0].0, try await self.producer.deliver(messages[0].1))]
+        }
+        return try await withThrowingTaskGroup(of: (Int, String, KafkaDeliveryReport).self) { group in
+            for (index, (id, message)) in messages.enumerated() {
+                group.addTask { (index, id, try await self.producer.deliver(message)) }
+            }
+            var results: [(Int, String, KafkaDeliveryReport)] = []
+            for try await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+        }
+    }
+
+    static func parse(_ provider: WebhookProvider, headers: HTTPFields, json: Data) throws -> ParsedWebhook {
+        switch provider {
+        case .github, .gitea, .forgejo: try GitHubPayloadParser.parse(provider, headers: headers, body: json)
+        case .gitlab: try GitLabPayloadParser.parse(headers: headers, body: json)
+        case .bitbucket: try BitbucketPayloadParser.parseCloud(headers: headers, body: json)
+        case .bitbucketServer: try BitbucketPayloadParser.parseServer(headers: headers, body: json)
+        case .standard: try StandardPayloadParser.parse(body: json)
+        }
+    }
+
+    static func deliveryID(_ provider: WebhookProvider, _ headers: HTTPFields) -> String? {
+        switch provider {
+        case .github: headers.value("X-GitHub-Delivery")
+        case .gitea: headers.value("X-Gitea-Delivery") ?? headers.value("X-GitHub-Delivery")
+        case .forgejo: headers.value("X-Forgejo-Delivery") ?? headers.value("X-Gitea-Delivery")
+        // Idempotency-Key stays the same across GitLab's retries; X-Gitlab-Event-UUID on older versions.
+        case .gitlab: headers.value("webhook-id") ?? headers.value("Idempotency-Key") ?? headers.value("X-Gitlab-Event-UUID")
+        case .bitbucket: headers.value("X-Request-UUID")
+        case .bitbucketServer: headers.value("X-Request-Id")
+        case .standard: headers.value("webhook-id")
+        }
+    }
+
+    static func hookID(_ provider: WebhookProvider, _ headers: HTTPFields) -> String? {
+        switch provider {
+        case .github, .gitea, .forgejo: headers.value("X-GitHub-Hook-ID")
+        case .gitlab: headers.value("X-Gitlab-Webhook-UUID")
+        case .bitbucket: headers.value("X-Hook-UUID")
+        case .bitbucketServer, .standard: nil
+        }
+    }
+
+    /// The media type without parameters, lower-cased.
+    static func mediaType(_ contentType: String?) -> String? {
+        guard let contentType else { return nil }
+        return contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+    }
+
+    /// GitHub's form encoding: the JSON is the `payload` field.
+    static func formPayload(_ body: [UInt8]) throws -> Data {
+        for pair in String(decoding: body, as: UTF8.self).split(separator: "&") where pair.hasPrefix("payload=") {
+            let encoded = pair.dropFirst("payload=".count).replacingOccurrences(of: "+", with: " ")
+            guard let decoded = encoded.removingPercentEncoding else { throw MalformedPayload(reason: "payload field is not URL-encoded") }
+            return Data(decoded.utf8)
+        }
+        throw MalformedPayload(reason: "form body has no payload field")
+    }
+}
+
+/// A status, a short JSON body, and what to count it as.
+struct WebhookResponse: Sendable {
+    var status: HTTPResponse.Status
+    var outcome: String
+    var body: [String: any Sendable]
+    var retryAfter: Int?
+
+    /// The rejection reason, for logs. Never contains a secret or an expected MAC.
+    var reason: String? { self.body["error"] as? String }
+
+    static func failure(_ status: HTTPResponse.Status, outcome: String, _ reason: String, retryAfter: Int? = nil) -> WebhookResponse {
+        WebhookResponse(status: status, outcome: outcome, body: ["error": reason], retryAfter: retryAfter)
+    }
+
+    var jsonBody: Data {
+        (try? JSONSerialization.data(withJSONObject: self.body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    }
+}

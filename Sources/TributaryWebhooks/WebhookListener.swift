@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import TributaryCore
+import TributaryKafka
+
+/// The webhook HTTP server: `POST /hooks/{provider}`, `POST /hooks`, `/healthz`, `/readyz`, `/metrics`.
+public struct WebhookListener: Sendable {
+    private let handler: WebhookHandler
+    private let settings: ListenerSettings
+    private let topics: TributaryTopics
+    private let producer: KafkaProducer
+    private let metrics = ListenerMetrics()
+    private let logger: Logger
+
+    /// Producer settings for the listener: each message fails after `publishTimeout`, so a request
+    /// never waits longer than that for the broker.
+    public static func producerConfiguration(_ configuration: TributaryConfiguration, kafka: KafkaConfiguration) -> KafkaProducerConfiguration {
+        var producer = KafkaProducerConfiguration(kafka: kafka)
+        producer.messageTimeout = configuration.listener.publishTimeout
+        producer.linger = .milliseconds(1)
+        return producer
+    }
+
+    /// Resolves the webhook secrets.
+    ///
+    /// - Throws: `WebhookConfigurationError` naming a secret that cannot be read.
+    public init(configuration: TributaryConfiguration, producer: KafkaProducer, logger: Logger) throws {
+        self.settings = configuration.listener
+        self.topics = configuration.kafka.topics
+        self.producer = producer
+        self.logger = logger
+        self.handler = try WebhookHandler(configuration: configuration, producer: producer, metrics: self.metrics, logger: logger)
+    }
+
+    /// The HTTP application; run it as a service after the producer so it stops first.
+    ///
+    /// - Parameters:
+    ///   - onServerRunning: called with the bound port once the server listens (useful with port 0).
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router(context: BasicRequestContext.self)
+        let listener = self
+        router.post("/hooks/{provider}") { request, context in
+            let name = context.parameters.get("provider") ?? ""
+            guard let provider = WebhookProvider(rawValue: name) else {
+                listener.metrics.recordRequest(provider: "unknown", outcome: "not_found")
+                return Self.json(.notFound, ["error": "unknown provider \(name); expected one of \(WebhookProvider.allCases.map(\.rawValue).joined(separator: ", "))"])
+            }
+            return try await listener.receive(request, provider: provider)
+        }
+        router.post("/hooks") { request, _ in
+            guard let provider = WebhookProvider.detect(from: request.headers) else {
+                listener.metrics.recordRequest(provider: "unknown", outcome: "bad_request")
+                return Self.json(.badRequest, ["error": "cannot tell the sender from the headers; post to /hooks/{provider}"])
+            }
+            return try await listener.receive(request, provider: provider)
+        }
+        for path in ["/hooks", "/hooks/{provider}"] {
+            for method: HTTPRequest.Method in [.get, .put, .patch, .delete, .head] {
+                router.on(RouterPath(path), method: method) { _, _ in
+                    var response = Self.json(.methodNotAllowed, ["error": "use POST"])
+                    response.headers[.allow] = "POST"
+                    return response
+                }
+            }
+        }
+        router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
+        router.get("/readyz") { _, _ in await listener.readiness() }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: listener.metrics.render()))
+            )
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(self.settings.host, port: self.settings.port), serverName: "tributary"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: self.logger
+        )
+    }
+
+    private func receive(_ request: Request, provider: WebhookProvider) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > self.settings.maxBodyBytes {
+            self.metrics.recordRequest(provider: provider.rawValue, outcome: "too_large")
+            return Self.json(.contentTooLarge, ["error": "body exceeds \(self.settings.maxBodyBytes) bytes"])
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: self.settings.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            self.metrics.recordRequest(provider: provider.rawValue, outcome: "too_large")
+            return Self.json(.contentTooLarge, ["error": "body exceeds \(self.settings.maxBodyBytes) bytes"])
+        }
+        let response = await self.handler.handle(provider, headers: request.headers, body: Array(buffer: buffer))
+        var http = Response(
+            status: response.status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: response.jsonBody))
+        )
+        if let retryAfter = response.retryAfter { http.headers[.retryAfter] = String(retryAfter) }
+        return http
+    }
+
+    /// Ready when a broker answers and every Tributary topic exists.
+    private func readiness() async -> Response {
+        do {
+            let partitions = try await self.producer.partitionCounts(timeout: .seconds(2))
+            let missing = self.topics.all.filter { partitions[$0] == nil }
+            guard missing.isEmpty else {
+                return Self.json(.serviceUnavailable, ["status": "not ready", "error": "missing topics: \(missing.joined(separator: ", "))"])
+            }
+            return Self.json(.ok, ["status": "ready"])
+        } catch {
+            return Self.json(.serviceUnavailable, ["status": "not ready", "error": "Kafka is not reachable"])
+        }
+    }
+
+    private static func json(_ status: HTTPResponse.Status, _ body: [String: String]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
