@@ -1,3 +1,4 @@
+import Foundation
 import TributaryKafka
 
 extension CloudEvent {
@@ -49,9 +50,15 @@ extension CloudEvent {
         let id = try required(KafkaHeaderName.id)
         let source = try required(KafkaHeaderName.source)
         let type = try required(KafkaHeaderName.type)
-        let timeText = try required(KafkaHeaderName.time)
-        guard let time = RFC3339.parse(timeText) else {
-            throw CloudEventError(message: "\(KafkaHeaderName.time) is not an RFC 3339 time: \(timeText)")
+        // `time` is optional in CloudEvents 1.0: without it, the record's own timestamp stands in.
+        let time: Date
+        if let timeText = headers.first(named: KafkaHeaderName.time) {
+            guard let parsed = RFC3339.parse(timeText) else {
+                throw CloudEventError(message: "\(KafkaHeaderName.time) is not an RFC 3339 time: \(timeText)")
+            }
+            time = parsed
+        } else {
+            time = message.timestamp ?? Date()
         }
         self.init(
             id: id,

@@ -11,12 +11,16 @@ public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codabl
     /// - Returns: `nil` when no host and path can be found.
     public init?(url: String) {
         var rest = Substring(url.trimmingCharacters(in: .whitespacesAndNewlines))
+        if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<query] }
         var scpLike = false
         if let scheme = rest.range(of: "://") {
             rest = rest[scheme.upperBound...]
         } else if let colon = rest.firstIndex(of: ":"), !rest[..<colon].contains("/") {
-            // scp-like `user@host:path`: the colon separates host and path, not a port.
-            scpLike = true
+            // scp-like `user@host:path`: the colon separates host and path — unless digits and a
+            // slash follow, which is `host:port/path` written without a scheme.
+            let afterColon = rest[rest.index(after: colon)...]
+            let digits = afterColon.prefix { $0.isNumber }
+            scpLike = digits.isEmpty || afterColon.dropFirst(digits.count).first != "/"
         }
         let authorityEnd = scpLike ? rest.firstIndex(of: ":")! : (rest.firstIndex(of: "/") ?? rest.endIndex)
         var authority = rest[..<authorityEnd]
@@ -26,7 +30,6 @@ public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codabl
         while path.hasSuffix("/") { path = path.dropLast() }
         if path.hasSuffix(".git") { path = path.dropLast(4) }
         while path.hasPrefix("/") { path = path.dropFirst() }
-        if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
         guard !authority.isEmpty, !path.isEmpty else { return nil }
         self.rawValue = "\(authority)/\(path)".lowercased()
     }

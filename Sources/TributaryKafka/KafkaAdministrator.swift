@@ -45,7 +45,7 @@ public struct KafkaAdministrator: Sendable {
             _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errorBuffer, errorBuffer.count)
             newTopics.withUnsafeMutableBufferPointer { rd_kafka_CreateTopics(client.handle, $0.baseAddress, $0.count, options, queue) }
 
-            guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 1000) else {
+            guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds &+ 1000 < 0 ? Int32.max : timeoutMilliseconds + 1000) else {
                 throw KafkaError(rdKafka: RD_KAFKA_RESP_ERR__TIMED_OUT, context: "CreateTopics")
             }
             defer { rd_kafka_event_destroy(event) }

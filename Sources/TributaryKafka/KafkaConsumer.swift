@@ -136,8 +136,7 @@ public final class KafkaConsumer: Sendable {
     /// Commits stored offsets, leaves the group (so its partitions move at once rather than after the
     /// session timeout) and ends `messages`. Safe to call more than once.
     public func close() async {
-        guard !self.isClosed.isSet else { return }
-        self.isClosed.set()
+        guard self.isClosed.setIfUnset() else { return }
         let client = self.client
         let logger = self.logger
         // On the poll queue: it runs once the current poll returns (within 100 ms), and the rebalance

@@ -55,9 +55,7 @@ public final class KafkaProducer: Service, Sendable {
     /// - Throws: `KafkaError` when the message cannot be queued (queue full, unknown partition, shut down).
     @discardableResult
     public func send(_ message: KafkaProducerMessage) throws -> KafkaProducerMessageID {
-        let id = try self.makeID()
-        try self.produce(message, ticket: DeliveryTicket(id: id, continuation: nil))
-        return id
+        try self.enqueue(message, continuation: nil)
     }
 
     /// Publishes a message and waits until the broker acknowledges it — the async send.
@@ -66,10 +64,9 @@ public final class KafkaProducer: Service, Sendable {
     /// - Throws: `KafkaError` when it cannot be queued or its delivery fails (`timedOut` after
     ///   `message.timeout.ms`, for example).
     public func deliver(_ message: KafkaProducerMessage) async throws -> KafkaDeliveryReport {
-        let id = try self.makeID()
-        return try await withCheckedThrowingContinuation { continuation in
+        try await withCheckedThrowingContinuation { continuation in
             do {
-                try self.produce(message, ticket: DeliveryTicket(id: id, continuation: continuation))
+                _ = try self.enqueue(message, continuation: continuation)
             } catch {
                 continuation.resume(throwing: error)
             }
@@ -99,6 +96,12 @@ public final class KafkaProducer: Service, Sendable {
             try await self.flush(timeout: self.configuration.flushTimeout)
         } catch {
             self.logger.error("Kafka producer shut down with undelivered messages", metadata: ["error": "\(error)"])
+            // Fail what is left, so every waiting `deliver` gets its (failed) report before polling stops.
+            let client = self.client
+            await self.blockingQueue.run {
+                _ = rd_kafka_purge(client.handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+                _ = rd_kafka_flush(client.handle, 1000)
+            }
         }
         self.stopPolling.set()
         // The poll loop runs on this serial queue: once this block runs, the loop has returned.
@@ -124,11 +127,14 @@ public final class KafkaProducer: Service, Sendable {
         try await fetchPartitionCounts(client: self.client, queue: self.blockingQueue, timeout: timeout)
     }
 
-    private func makeID() throws -> KafkaProducerMessageID {
+    /// Queues under the lock that `shutdown()` takes, so nothing slips in after the final flush.
+    private func enqueue(_ message: KafkaProducerMessage, continuation: CheckedContinuation<KafkaDeliveryReport, any Error>?) throws -> KafkaProducerMessageID {
         try self.state.withLock { state in
             guard !state.isShutDown else { throw KafkaError.shutDown() }
             state.nextID += 1
-            return KafkaProducerMessageID(rawValue: state.nextID)
+            let id = KafkaProducerMessageID(rawValue: state.nextID)
+            try self.produce(message, ticket: DeliveryTicket(id: id, continuation: continuation))
+            return id
         }
     }
 

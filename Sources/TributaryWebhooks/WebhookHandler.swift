@@ -33,13 +33,14 @@ struct WebhookHandler: Sendable {
 
     /// Handles a delivery whose body was read in full (size limits are enforced by the caller).
     func handle(_ provider: WebhookProvider, headers: HTTPFields, body: [UInt8]) async -> WebhookResponse {
-        let response = await self.process(provider, headers: headers, body: body)
+        let deliveryID = Self.deliveryID(provider, headers)
+        let response = await self.process(provider, headers: headers, body: body, deliveryID: deliveryID)
         self.metrics.recordRequest(provider: provider.rawValue, outcome: response.outcome)
         if response.status.code >= 400 {
             self.logger.notice(
                 "Webhook rejected",
                 metadata: [
-                    "webhook.provider": "\(provider.rawValue)", "webhook.delivery": "\(Self.deliveryID(provider, headers) ?? "-")",
+                    "webhook.provider": "\(provider.rawValue)", "webhook.delivery": "\(deliveryID ?? "-")",
                     "http.status": "\(response.status.code)", "reason": "\(response.reason ?? "")",
                 ]
             )
@@ -47,7 +48,7 @@ struct WebhookHandler: Sendable {
         return response
     }
 
-    private func process(_ provider: WebhookProvider, headers: HTTPFields, body: [UInt8]) async -> WebhookResponse {
+    private func process(_ provider: WebhookProvider, headers: HTTPFields, body: [UInt8], deliveryID: String?) async -> WebhookResponse {
         // 1. Content type (a header, not the body).
         let form: Bool
         switch Self.mediaType(headers[.contentType]) {
@@ -57,13 +58,13 @@ struct WebhookHandler: Sendable {
         }
 
         // 2. Signature or token, on the raw bytes.
-        let scope: CredentialScope
+        let scopes: Set<CredentialScope>
         let fingerprint: String
         switch self.verifier.verify(provider, headers: headers, body: body) {
         case .rejected(let reason):
             return .failure(.unauthorized, outcome: "unauthorized", reason)
-        case .verified(let verifiedScope, let verifiedFingerprint):
-            scope = verifiedScope
+        case .verified(let verifiedScopes, let verifiedFingerprint):
+            scopes = verifiedScopes
             fingerprint = verifiedFingerprint
         }
 
@@ -84,7 +85,7 @@ struct WebhookHandler: Sendable {
 
         // 4. The secret must belong to the repository, and the repository must be allowed.
         let repositoryKey = pushes[0].repository.key
-        guard self.credentials.requiredScope(for: repositoryKey) == scope else {
+        guard scopes.contains(self.credentials.requiredScope(for: repositoryKey)) else {
             return .failure(.unauthorized, outcome: "unauthorized", "not signed with the secret configured for \(repositoryKey)")
         }
         guard self.allowedRepositories.isEmpty || self.allowedRepositories.contains(where: { $0.matches(repositoryKey) }) else {
@@ -92,7 +93,6 @@ struct WebhookHandler: Sendable {
         }
 
         // 5. Duplicates.
-        let deliveryID = Self.deliveryID(provider, headers)
         let key = DeliveryDeduplicator.Key(
             provider: provider.rawValue,
             hookID: Self.hookID(provider, headers) ?? "",
@@ -241,7 +241,48 @@ struct WebhookResponse: Sendable {
         WebhookResponse(status: status, outcome: outcome, body: ["error": reason], retryAfter: retryAfter)
     }
 
-    var jsonBody: Data {
-        (try? JSONSerialization.data(withJSONObject: self.body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    /// The body as compact JSON with sorted keys. Written by hand: JSONSerialization is slow on the hot path.
+    var jsonBody: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
+        Self.write(self.body, into: &out)
+        return out
+    }
+
+    private static func write(_ value: any Sendable, into out: inout [UInt8]) {
+        switch value {
+        case let text as String:
+            out.append(UInt8(ascii: "\""))
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
+                case ..<0x20: out += Array(String(format: "\\u%04x", byte).utf8)
+                default: out.append(byte)
+                }
+            }
+            out.append(UInt8(ascii: "\""))
+        case let flag as Bool:
+            out += Array((flag ? "true" : "false").utf8)
+        case let number as Int:
+            out += Array(String(number).utf8)
+        case let list as [any Sendable]:
+            out.append(UInt8(ascii: "["))
+            for (index, element) in list.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                Self.write(element, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case let object as [String: any Sendable]:
+            out.append(UInt8(ascii: "{"))
+            for (index, key) in object.keys.sorted().enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                Self.write(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                Self.write(object[key]!, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        default:
+            out += Array("null".utf8)
+        }
     }
 }

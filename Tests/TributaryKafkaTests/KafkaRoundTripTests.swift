@@ -126,4 +126,21 @@ struct KafkaRoundTripTests {
         let invalid = #expect(throws: KafkaError.self) { try KafkaProducer(configuration: configuration, logger: self.cluster.logger) }
         #expect(invalid?.description.contains("hunter2-secret") == false)
     }
+
+    @Test func shutdownWithAnUnreachableBrokerFailsWaitingDeliveriesInsteadOfHanging() async throws {
+        let broker = try #require(self.cluster.embedded, "needs the embedded broker to take it down")
+        let topic = try await self.cluster.makeTopic("purge")
+        let producer = try self.cluster.makeProducer {
+            $0.messageTimeout = .seconds(60)
+            $0.flushTimeout = .milliseconds(500)
+        }
+        _ = try await producer.deliver(KafkaProducerMessage(topic: topic, value: [0]))
+        broker.setBrokerDown()
+        let pending = Task { try await producer.deliver(KafkaProducerMessage(topic: topic, value: [1])) }
+        try await Task.sleep(for: .milliseconds(200))
+        await producer.shutdown()
+        let result = await pending.result
+        #expect(throws: KafkaError.self) { try result.get() }
+        broker.setBrokerUp()
+    }
 }

@@ -168,6 +168,8 @@ public enum DurationParser {
             case "d": seconds = number * 86400
             default: return nil
             }
+            // Beyond ~30 years is a typo, and would overflow.
+            guard seconds.isFinite, seconds < 1e9 else { return nil }
             total += .milliseconds(Int64((seconds * 1000).rounded()))
         }
         return total

@@ -40,7 +40,11 @@ public struct WebhookSettings: Sendable {
         for (key, value) in mapping.entries where !value.isNull {
             if key == "repositories" {
                 for (repository, settings) in try value.mapping(allowedKeys: nil).entries {
-                    self.repositories[repository.lowercased()] = try ProviderSettings(node: settings)
+                    // Normalised like the listener's keys, so a URL here locks the same repository.
+                    guard let key = RepositoryKey(url: repository) else {
+                        throw settings.error("'\(repository)' is not a repository key or URL (host/owner/name)")
+                    }
+                    self.repositories[key.rawValue] = try ProviderSettings(node: settings)
                 }
             } else {
                 self.providers[key] = try ProviderSettings(node: value)

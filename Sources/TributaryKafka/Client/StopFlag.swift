@@ -9,4 +9,9 @@ final class StopFlag: Sendable {
     var isSet: Bool { self.value.load(ordering: .acquiring) }
 
     func set() { self.value.store(true, ordering: .releasing) }
+
+    /// Sets the flag; returns whether this call was the one that set it.
+    func setIfUnset() -> Bool {
+        self.value.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
 }

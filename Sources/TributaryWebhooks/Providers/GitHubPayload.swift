@@ -57,8 +57,10 @@ enum GitHubPayloadParser {
         case "push":
             let payload = try PayloadDecoding.decode(GitHubPushPayload.self, from: body)
             let commits = payload.commits ?? []
-            let complete =
+            // Commit lists cover new commits only: after a force push or on a new branch they miss paths.
+            let listed =
                 if let total = payload.total_commits { commits.count >= total } else { commits.count < Self.gitHubCommitLimit }
+            let complete = listed && payload.forced != true && payload.created != true && !ParsedPush.isZero(payload.before ?? "")
             let repository = try ChangeEvent.Repository(
                 urls: [payload.repository.clone_url, payload.repository.ssh_url, payload.repository.git_url],
                 webURL: payload.repository.html_url

@@ -21,6 +21,12 @@ struct GitLabPushPayload: Decodable {
     }
 }
 
+/// Just enough of any GitLab hook to tell its kind.
+struct GitLabEventKind: Decodable {
+    var object_kind: String?
+    var event_name: String?
+}
+
 enum GitLabPayloadParser {
     static func parse(headers: HTTPFields, body: Data) throws -> ParsedWebhook {
         guard let event = headers.value("X-Gitlab-Event") else {
@@ -28,13 +34,15 @@ enum GitLabPayloadParser {
         }
         switch event {
         case "Push Hook", "Tag Push Hook", "System Hook":
-            let payload = try PayloadDecoding.decode(GitLabPushPayload.self, from: body)
-            guard payload.object_kind == "push" || payload.object_kind == "tag_push" else {
-                return .ignored("\(payload.object_kind) events are not acted on")
+            // System hooks carry many event kinds, most without a ref: look at the kind first.
+            let kind = try PayloadDecoding.decode(GitLabEventKind.self, from: body)
+            guard let objectKind = kind.object_kind ?? kind.event_name, objectKind == "push" || objectKind == "tag_push" else {
+                return .ignored("\(kind.object_kind ?? kind.event_name ?? "unnamed") events are not acted on")
             }
+            let payload = try PayloadDecoding.decode(GitLabPushPayload.self, from: body)
             let commits = payload.commits ?? []
             // GitLab lists at most 20 commits; total_commits_count tells whether that is all of them.
-            let complete = commits.count >= (payload.total_commits_count ?? commits.count)
+            let complete = commits.count >= (payload.total_commits_count ?? commits.count) && !ParsedPush.isZero(payload.before ?? "")
             return .pushes([
                 ParsedPush(
                     repository: try ChangeEvent.Repository(urls: [payload.project.git_http_url, payload.project.git_ssh_url], webURL: payload.project.web_url),

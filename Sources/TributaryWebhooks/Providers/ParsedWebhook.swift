@@ -86,8 +86,9 @@ extension ChangeEvent.Repository {
         guard let key = (cloneURLs + [webURL].compactMap { $0 }).lazy.compactMap(RepositoryKey.init(url:)).first else {
             throw MalformedPayload(reason: "payload names no repository URL")
         }
+        // Only URLs of that same repository: a payload cannot smuggle in another repository's URL.
         var unique: [String] = []
-        for url in cloneURLs where !unique.contains(url) { unique.append(url) }
+        for url in cloneURLs where !unique.contains(url) && RepositoryKey(url: url) == key { unique.append(url) }
         self.init(key: key.rawValue, cloneURLs: unique, webURL: webURL)
     }
 }

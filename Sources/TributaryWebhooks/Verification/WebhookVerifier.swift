@@ -9,8 +9,9 @@ struct WebhookVerifier: Sendable {
     var now: @Sendable () -> Date = { Date() }
 
     enum Outcome: Equatable {
-        /// Verified by a secret of `scope`. `fingerprint` identifies the signature for deduplication.
-        case verified(scope: CredentialScope, fingerprint: String)
+        /// Verified by secrets of `scopes` (several when secrets are shared). `fingerprint` identifies
+        /// the delivery's content for deduplication.
+        case verified(scopes: Set<CredentialScope>, fingerprint: String)
         /// Rejected; the reason never contains a secret or an expected MAC.
         case rejected(String)
     }
@@ -40,11 +41,9 @@ struct WebhookVerifier: Sendable {
                 return self.verifyStandard(headers: headers, body: body, keys: credentials.standardKeys, tolerance: credentials.timestampTolerance)
             }
             guard let token = headers.value("X-Gitlab-Token") else { return .rejected("missing X-Gitlab-Token header") }
-            for candidate in credentials.tokens where Signatures.tokensAreEqual(token, candidate.secret) {
-                // The token is the same for every delivery of a hook: fingerprint the body instead.
-                return .verified(scope: candidate.scope, fingerprint: Self.fingerprint(body))
-            }
-            return .rejected("invalid X-Gitlab-Token")
+            let scopes = Set(credentials.tokens.filter { Signatures.tokensAreEqual(token, $0.secret) }.map(\.scope))
+            // The token is the same for every delivery of a hook: fingerprint the body instead.
+            return scopes.isEmpty ? .rejected("invalid X-Gitlab-Token") : .verified(scopes: scopes, fingerprint: Self.fingerprint(body))
         case .standard:
             return self.verifyStandard(headers: headers, body: body, keys: credentials.signingKeys, tolerance: credentials.timestampTolerance)
         }
@@ -60,11 +59,11 @@ struct WebhookVerifier: Sendable {
         let age = abs(self.now().timeIntervalSince1970 - seconds)
         let toleranceSeconds = Double(tolerance.components.seconds)
         guard age <= toleranceSeconds else { return .rejected("webhook-timestamp outside the \(Int(toleranceSeconds))s tolerance") }
-        for candidate in keys
-        where Signatures.isValidStandardWebhook(id: id, timestamp: timestamp, signatureHeader: signature, body: body, secret: candidate.secret) {
-            return .verified(scope: candidate.scope, fingerprint: Self.fingerprint(Array(signature.utf8)))
-        }
-        return .rejected("invalid webhook-signature")
+        let scopes = Set(
+            keys.filter { Signatures.isValidStandardWebhook(id: id, timestamp: timestamp, signatureHeader: signature, body: body, secret: $0.secret) }.map(\.scope)
+        )
+        // Retries carry a new timestamp, hence a new signature: fingerprint the body, which stays the same.
+        return scopes.isEmpty ? .rejected("invalid webhook-signature") : .verified(scopes: scopes, fingerprint: Self.fingerprint(body))
     }
 
     private static func verifyPrefixedHMAC(
@@ -77,10 +76,8 @@ struct WebhookVerifier: Sendable {
         guard header.hasPrefix(prefix), let mac = Signatures.hexBytes(header.dropFirst(prefix.count)) else {
             return .rejected("malformed signature header")
         }
-        for candidate in keys where check(mac, body, candidate.secret) {
-            return .verified(scope: candidate.scope, fingerprint: Self.fingerprint(Array(header.utf8)))
-        }
-        return .rejected("signature does not match")
+        let scopes = Set(keys.filter { check(mac, body, $0.secret) }.map(\.scope))
+        return scopes.isEmpty ? .rejected("signature does not match") : .verified(scopes: scopes, fingerprint: Self.fingerprint(Array(header.utf8)))
     }
 
     private static func fingerprint(_ bytes: [UInt8]) -> String {
