@@ -103,6 +103,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "TributaryGitTests",
+            dependencies: [
+                "TributaryGit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
             name: "TributaryCLITests",
             dependencies: ["TributaryCore", "TributaryKafka", "TributaryTestSupport"]
         ),

@@ -1,0 +1,228 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command to completion through the shell; throws with its output when it fails.
+///
+/// popen rather than Foundation's Process: waiting on a Process from the cooperative pool can
+/// starve the dispatch threads Process itself needs to notice the exit.
+@discardableResult
+func run(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
+    let identity = ["GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"]
+    let assignments = identity.merging(environment) { $1 }.map { "\($0.key)=\(shellQuoted($0.value))" }.sorted()
+    let command = (["env"] + assignments + arguments.map(shellQuoted)).joined(separator: " ") + " 2>&1"
+    guard let pipe = popen(command, "r") else { throw CommandFailed(command: command, output: "popen failed") }
+    var output = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, pipe)
+        if count <= 0 { break }
+        output += buffer[..<count]
+    }
+    let status = pclose(pipe)
+    let text = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard status == 0 else { throw CommandFailed(command: arguments.joined(separator: " "), output: text) }
+    return text
+}
+
+func shellQuoted(_ text: String) -> String {
+    "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// A child process started with posix_spawn, killed and reaped in `stop()`.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+
+    /// Starts `arguments` with standard output and error going to `outputPath`.
+    init(_ arguments: [String], outputPath: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Test threads block signals (dispatch does); the child must start with none blocked and
+        // default handlers, or SIGTERM would not stop it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, environ)
+        guard result == 0 else { throw CommandFailed(command: arguments.joined(separator: " "), output: "spawn failed: \(result)") }
+        self.pid = pid
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within two seconds; always reaped.
+    func stop() {
+        kill(self.pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<100 {
+            if waitpid(self.pid, &status, WNOHANG) != 0 { return }
+            usleep(20_000)
+        }
+        kill(self.pid, SIGKILL)
+        waitpid(self.pid, &status, 0)
+    }
+}
+
+struct CommandFailed: Error, CustomStringConvertible {
+    var command: String
+    var output: String
+    var description: String { "\(self.command) failed: \(self.output)" }
+}
+
+/// A working repository and a bare copy served to the code under test.
+final class GitFixture: @unchecked Sendable {
+    let root: URL
+    let work: URL
+    /// Directory holding `infra.git`, the served bare repository.
+    let served: URL
+    var bare: URL { self.served.appendingPathComponent("infra.git") }
+
+    init() throws {
+        self.root = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-git-\(UUID().uuidString.prefix(8))")
+        self.work = self.root.appendingPathComponent("work")
+        self.served = self.root.appendingPathComponent("served")
+        try FileManager.default.createDirectory(at: self.work, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: self.served, withIntermediateDirectories: true)
+        try run(["git", "init", "-q", "-b", "main", self.work.path])
+        try run(["git", "init", "-q", "--bare", "-b", "main", self.bare.path])
+        try run(["git", "-C", self.work.path, "remote", "add", "origin", self.bare.path])
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: self.root)
+    }
+
+    /// Writes files (path → contents; `nil` deletes), commits, pushes, and returns the commit.
+    @discardableResult
+    func commit(_ files: [String: String?], message: String = "change", branch: String = "main") throws -> String {
+        for (path, contents) in files {
+            let url = self.work.appendingPathComponent(path)
+            if let contents {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(contents.utf8).write(to: url)
+            } else {
+                try run(["git", "-C", self.work.path, "rm", "-q", path])
+            }
+        }
+        try run(["git", "-C", self.work.path, "add", "-A"])
+        try run(["git", "-C", self.work.path, "commit", "-q", "-m", message])
+        try run(["git", "-C", self.work.path, "push", "-q", "origin", "HEAD:refs/heads/\(branch)"])
+        return try run(["git", "-C", self.work.path, "rev-parse", "HEAD"])
+    }
+
+    func git(_ arguments: String...) throws {
+        try run(["git", "-C", self.work.path] + arguments)
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound once, then released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw CommandFailed(command: "bind", output: "no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Whether something accepts TCP connections on the port.
+func isListening(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
+
+/// `git daemon` serving a directory over git://.
+final class GitDaemon: @unchecked Sendable {
+    let process: ChildProcess
+    let port: Int
+
+    init(serving directory: URL) throws {
+        self.port = try freePort()
+        // The daemon itself, not the `git daemon` wrapper, so that stopping it stops the server.
+        let daemon = try run(["git", "--exec-path"]) + "/git-daemon"
+        self.process = try ChildProcess(
+            [
+                daemon, "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=\(self.port)",
+                "--base-path=\(directory.path)", directory.path,
+            ],
+            outputPath: directory.deletingLastPathComponent().appendingPathComponent("daemon.log").path
+        )
+        let deadline = Date().addingTimeInterval(10)
+        while !isListening(self.port) {
+            guard Date() < deadline else { throw CommandFailed(command: "git daemon", output: "did not start") }
+            usleep(20_000)
+        }
+    }
+
+    func url(_ name: String) -> String { "git://127.0.0.1:\(self.port)/\(name)" }
+
+    deinit {
+        self.process.stop()
+    }
+}
+
+/// `git http-backend` behind basic auth (Fixtures/git-http-server.py).
+final class GitHTTPServer: @unchecked Sendable {
+    let process: ChildProcess
+    let port: Int
+    let log: URL
+
+    init(serving directory: URL, username: String, password: String) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/git-http-server.py")
+        let base = directory.deletingLastPathComponent().appendingPathComponent("http-\(UUID().uuidString.prefix(6))")
+        self.log = URL(fileURLWithPath: base.path + ".log")
+        let output = base.path + ".out"
+        FileManager.default.createFile(atPath: self.log.path, contents: nil)
+        self.process = try ChildProcess(["python3", script.path, directory.path, username, password, self.log.path], outputPath: output)
+        let deadline = Date().addingTimeInterval(10)
+        var port: Int?
+        while port == nil {
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            port = text.split(separator: "\n").first { $0.hasPrefix("PORT=") }.flatMap { Int($0.dropFirst(5)) }
+            guard port != nil || Date() < deadline else {
+                self.process.stop()
+                throw CommandFailed(command: "git-http-server.py", output: text)
+            }
+            usleep(20_000)
+        }
+        self.port = port!
+    }
+
+    func url(_ name: String) -> String { "http://127.0.0.1:\(self.port)/\(name)" }
+
+    /// Requests that transferred objects: one per network fetch.
+    var uploadPackPosts: Int {
+        ((try? String(contentsOf: self.log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("POST") && $0.hasSuffix("git-upload-pack") }.count
+    }
+
+    deinit {
+        self.process.stop()
+    }
+}
