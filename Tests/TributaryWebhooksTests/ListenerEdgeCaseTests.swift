@@ -80,12 +80,3 @@ struct ListenerEdgeCaseTests {
         #expect(change.repository.cloneURLs == ["https://github.com/acme/infra.git"])
     }
 }
-
-@Suite("Repository keys: edge cases")
-struct RepositoryKeyEdgeCaseTests {
-    @Test func queryAndPortWithoutSchemeAreHandled() {
-        #expect(RepositoryKey(url: "https://github.com/acme/infra.git?ref=main")?.rawValue == "github.com/acme/infra")
-        #expect(RepositoryKey(url: "git.example.com:8443/acme/infra")?.rawValue == "git.example.com/acme/infra")
-        #expect(RepositoryKey(url: "git@git.example.com:acme/infra.git")?.rawValue == "git.example.com/acme/infra")
-    }
-}
