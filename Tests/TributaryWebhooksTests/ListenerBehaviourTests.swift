@@ -161,12 +161,18 @@ struct ListenerBehaviourTests {
     }
 
     @Test func readinessReportsMissingTopics() async throws {
-        let harness = try await ListenerHarness.make()
-        try await harness.run { client in
+        let ready = try await ListenerHarness.make()
+        try await ready.run { client in
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok)
             let readiness = try await client.execute(uri: "/readyz", method: .get)
             #expect(readiness.status == .ok)
+        }
+        let missing = try await ListenerHarness.make(createTopics: false)
+        try await missing.run { client in
+            let readiness = try await client.execute(uri: "/readyz", method: .get)
+            #expect(readiness.status == .serviceUnavailable)
+            #expect((readiness.json["error"] as? String)?.contains(missing.topics.changes) == true)
         }
     }
 }

@@ -31,7 +31,8 @@ struct ListenerHarness {
 
     /// - Parameters:
     ///   - listenerYAML: extra keys for the `listener` section.
-    static func make(listenerYAML: String = "", publishTimeout: String = "3s") async throws -> ListenerHarness {
+    ///   - createTopics: false leaves the cluster without the listener's topics (for readiness tests).
+    static func make(listenerYAML: String = "", publishTimeout: String = "3s", createTopics: Bool = true) async throws -> ListenerHarness {
         let cluster = try TestCluster()
         let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
         let yaml = """
@@ -55,7 +56,7 @@ struct ListenerHarness {
             """
         let configuration = try TributaryConfiguration.parse(yaml: yaml, file: "test.yaml")
         // One partition for changes: records read back in publication order prove what was (not) published.
-        for topic in configuration.kafka.topics.all {
+        for topic in configuration.kafka.topics.all where createTopics {
             if let embedded = cluster.embedded {
                 try embedded.createTopic(topic, partitions: topic == configuration.kafka.topics.changes ? 1 : 3)
             } else {
