@@ -55,6 +55,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "TributaryRender",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
             name: "TributaryGit",
             dependencies: [
                 "CLibgit2",
@@ -109,6 +113,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TributaryRenderTests",
+            dependencies: ["TributaryRender"]
         ),
         .testTarget(
             name: "TributaryCLITests",

@@ -1,0 +1,22 @@
+/// One rendered Kubernetes resource.
+public struct Manifest: Hashable, Sendable {
+    public var apiVersion: String
+    public var kind: String
+    /// Empty for cluster-scoped resources (or when the source leaves it to the destination).
+    public var namespace: String
+    public var name: String
+    /// `argocd.argoproj.io/sync-wave` or `tributary.dev/sync-wave`; 0 when absent.
+    public var syncWave: Int
+    /// The resource as YAML, keys in source order.
+    public var yaml: String
+    /// Where it came from, `file:line`.
+    public var source: String
+
+    /// The API group: the part of `apiVersion` before `/`, empty for the core group.
+    public var group: String {
+        self.apiVersion.contains("/") ? String(self.apiVersion.split(separator: "/")[0]) : ""
+    }
+
+    /// The identity duplicates are checked on.
+    public var identity: String { "\(self.group)/\(self.kind)/\(self.namespace)/\(self.name)" }
+}

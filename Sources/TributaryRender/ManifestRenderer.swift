@@ -1,0 +1,183 @@
+import Foundation
+import Yams
+
+/// A file of an app's source, as read from a commit.
+public struct SourceFile: Hashable, Sendable {
+    /// Path from the repository root, `/`-separated.
+    public var path: String
+    public var contents: [UInt8]
+    /// For a symlink, `contents` is its target.
+    public var isSymlink: Bool
+
+    public init(path: String, contents: [UInt8], isSymlink: Bool = false) {
+        self.path = path
+        self.contents = contents
+        self.isSymlink = isSymlink
+    }
+}
+
+/// How an app's directory is rendered.
+public struct RenderOptions: Hashable, Sendable {
+    /// `directory.recurse`: include subdirectories. Default false.
+    public var recurse: Bool = false
+    /// `substitute`: values for `${VAR}` references. Default none.
+    public var substitute: [String: String] = [:]
+
+    public init(recurse: Bool = false, substitute: [String: String] = [:]) {
+        self.recurse = recurse
+        self.substitute = substitute
+    }
+}
+
+/// Renders a directory of plain manifests: multi-document YAML and JSON, validated and ordered as
+/// they will be applied. Pure and deterministic: the same files give byte-identical output.
+public enum ManifestRenderer {
+    static let manifestExtensions = [".yaml", ".yml", ".json"]
+    static let kustomizationNames: Set<String> = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+
+    /// Renders the manifests under `directory`.
+    ///
+    /// - Parameters:
+    ///   - files: the app's files (at least those under `directory`), paths from the repository root.
+    /// - Throws: `RenderError` naming the file and, for YAML and substitution problems, the line.
+    public static func render(directory: String, files: [SourceFile], options: RenderOptions) throws -> [Manifest] {
+        let prefix = Self.normalizedPrefix(directory)
+        let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        var selected: [SourceFile] = []
+        for file in files.sorted(by: { $0.path < $1.path }) where file.path.hasPrefix(prefix) {
+            let relative = file.path.dropFirst(prefix.count)
+            if !options.recurse && relative.contains("/") { continue }
+            let name = relative.split(separator: "/").last.map(String.init) ?? ""
+            if Self.kustomizationNames.contains(name) {
+                throw RenderError(file: file.path, message: "kustomization files are not supported by this version; render plain manifests or wait for the Kustomize subset")
+            }
+            guard Self.manifestExtensions.contains(where: { name.hasSuffix($0) }) else { continue }
+            selected.append(try Self.resolvingSymlink(file, in: byPath))
+        }
+
+        var manifests: [Manifest] = []
+        var seen: [String: String] = [:]
+        for file in selected {
+            for manifest in try Self.manifests(in: file, options: options) {
+                if let first = seen[manifest.identity] {
+                    throw RenderError(
+                        file: file.path,
+                        line: Int(manifest.source.split(separator: ":").last ?? ""),
+                        message: "duplicate resource \(manifest.kind) \(manifest.namespace.isEmpty ? "" : manifest.namespace + "/")\(manifest.name) (also at \(first))"
+                    )
+                }
+                seen[manifest.identity] = manifest.source
+                manifests.append(manifest)
+            }
+        }
+        return manifests.sorted(by: Self.applyOrder)
+    }
+
+    /// Apply order: sync wave, then kind (Namespaces, CRDs, then Helm's install order), then namespace and name.
+    static func applyOrder(_ lhs: Manifest, _ rhs: Manifest) -> Bool {
+        if lhs.syncWave != rhs.syncWave { return lhs.syncWave < rhs.syncWave }
+        let leftKind = Self.kindRank(lhs.kind)
+        let rightKind = Self.kindRank(rhs.kind)
+        if leftKind != rightKind { return leftKind < rightKind }
+        if lhs.kind != rhs.kind { return lhs.kind < rhs.kind }
+        if lhs.namespace != rhs.namespace { return lhs.namespace < rhs.namespace }
+        if lhs.name != rhs.name { return lhs.name < rhs.name }
+        return lhs.source < rhs.source
+    }
+
+    static let kindOrder = [
+        "Namespace", "CustomResourceDefinition", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
+        "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass", "PersistentVolume",
+        "PersistentVolumeClaim", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList", "Role",
+        "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod", "ReplicationController", "ReplicaSet",
+        "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
+    ]
+    private static let kindRanks = Dictionary(uniqueKeysWithValues: kindOrder.enumerated().map { ($1, $0) })
+
+    static func kindRank(_ kind: String) -> Int {
+        Self.kindRanks[kind] ?? Self.kindOrder.count
+    }
+
+    private static func manifests(in file: SourceFile, options: RenderOptions) throws -> [Manifest] {
+        let text = try Substitution.apply(options.substitute, to: String(decoding: file.contents, as: UTF8.self), file: file.path)
+        var documents: [Node] = []
+        do {
+            // Parser.nextRoot rather than compose_all: iterating compose_all's sequence drops errors.
+            let parser = try Parser(yaml: text)
+            while let document = try parser.nextRoot() { documents.append(document) }
+        } catch let error as YamlError {
+            throw RenderError(yamlError: error, file: file.path)
+        }
+        return try documents.compactMap { document -> Manifest? in
+            let line = document.mark?.line
+            if case .scalar(let scalar) = document, scalar.string.isEmpty || scalar.string == "null" || scalar.string == "~" { return nil }
+            guard case .mapping(let mapping) = document else {
+                throw RenderError(file: file.path, line: line, message: "a manifest must be a mapping")
+            }
+            func string(_ node: Node?, _ field: String) throws -> String {
+                guard let node, case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+                    throw RenderError(file: file.path, line: node?.mark?.line ?? line, message: "missing \(field)")
+                }
+                return scalar.string
+            }
+            let apiVersion = try string(mapping["apiVersion"], "apiVersion")
+            let kind = try string(mapping["kind"], "kind")
+            guard let metadataNode = mapping["metadata"], case .mapping(let metadata) = metadataNode else {
+                throw RenderError(file: file.path, line: line, message: "missing metadata")
+            }
+            let name = try string(metadata["name"], "metadata.name")
+            let namespace = metadata["namespace"]?.string ?? ""
+            var wave = 0
+            if case .mapping(let annotations)? = metadata["annotations"] {
+                for key in ["argocd.argoproj.io/sync-wave", "tributary.dev/sync-wave"] {
+                    guard let value = annotations[key] else { continue }
+                    guard let number = value.string.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+                        throw RenderError(file: file.path, line: value.mark?.line, message: "\(key) must be a whole number")
+                    }
+                    wave = number
+                }
+            }
+            let yaml = try Yams.serialize(node: document, sortKeys: false)
+            return Manifest(
+                apiVersion: apiVersion, kind: kind, namespace: namespace, name: name, syncWave: wave, yaml: yaml,
+                source: "\(file.path):\(line ?? 1)"
+            )
+        }
+    }
+
+    /// A symlink is followed only within the repository; one that escapes it is an error.
+    private static func resolvingSymlink(_ file: SourceFile, in files: [String: SourceFile]) throws -> SourceFile {
+        guard file.isSymlink else { return file }
+        let target = String(decoding: file.contents, as: UTF8.self)
+        var components = target.hasPrefix("/") ? [] : file.path.split(separator: "/").dropLast().map(String.init)
+        for part in target.split(separator: "/") {
+            switch part {
+            case ".": continue
+            case "..":
+                guard !components.isEmpty else { throw RenderError(file: file.path, message: "symlink escapes the repository") }
+                components.removeLast()
+            default: components.append(String(part))
+            }
+        }
+        guard !target.hasPrefix("/"), let resolved = files[components.joined(separator: "/")], !resolved.isSymlink else {
+            throw RenderError(file: file.path, message: target.hasPrefix("/") ? "symlink escapes the repository" : "symlink target \(target) is not among the app's files")
+        }
+        return SourceFile(path: file.path, contents: resolved.contents)
+    }
+
+    private static func normalizedPrefix(_ directory: String) -> String {
+        let trimmed = directory.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+        return trimmed.isEmpty ? "" : trimmed + "/"
+    }
+}
+
+extension RenderError {
+    init(yamlError: YamlError, file: String) {
+        switch yamlError {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            self.init(file: file, line: mark.line, message: "invalid YAML: \(problem)")
+        default:
+            self.init(file: file, message: "invalid YAML: \(yamlError)")
+        }
+    }
+}
