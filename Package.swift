@@ -73,6 +73,7 @@ let package = Package(
                 "TributaryKafka",
                 "TributaryGit",
                 "TributaryWebhooks",
+                "TributaryRender",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,6 +111,7 @@ let package = Package(
             name: "TributaryGitTests",
             dependencies: [
                 "TributaryGit",
+                "TributaryTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]

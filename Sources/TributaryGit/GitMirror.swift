@@ -50,6 +50,13 @@ final class GitMirror: @unchecked Sendable {
             if context.refused { error.code = .authentication }
             throw error
         }
+        // Point the mirror's HEAD at the remote's default branch, so `HEAD` means what it means there.
+        var branch = git_buf()
+        defer { git_buf_dispose(&branch) }
+        if git_remote_default_branch(&branch, handle) == 0, let name = branch.ptr {
+            git_repository_set_head(self.repository, name)
+        }
+        git_error_clear()
     }
 
     /// The commit a ref or SHA names: `main`, `refs/heads/main`, `v1.0` (tags are peeled), or a SHA.

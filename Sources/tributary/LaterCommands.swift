@@ -1,6 +1,6 @@
 import ArgumentParser
 
-// The workers, notifier and renderer arrive in later releases; the commands exist now so
+// The workers and notifier arrive in later releases; the commands exist now so
 // that scripts and docs can name them, and they fail loudly rather than pretend to work.
 
 struct WorkerCommand: AsyncParsableCommand {
@@ -13,10 +13,4 @@ struct NotifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "notify", abstract: "Deliver notifications for sync events (not available yet).")
     @OptionGroup var options: CommonOptions
     func run() async throws { throw NotAvailableYet(command: "notify") }
-}
-
-struct RenderCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "render", abstract: "Render an app's manifests as a worker would (not available yet).")
-    @OptionGroup var options: CommonOptions
-    func run() async throws { throw NotAvailableYet(command: "render") }
 }

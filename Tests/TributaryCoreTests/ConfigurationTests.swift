@@ -22,6 +22,34 @@ struct ConfigurationTests {
         #expect(configuration.webhooks.providers["gitea"]?.secrets == [.file("/run/secrets/gitea-webhook")])
         #expect(configuration.webhooks.repositories["github.com/acme/payments"]?.secrets == [.environment("PAYMENTS_WEBHOOK_SECRET")])
         #expect(Set(configuration.webhooks.providers.keys) == Set(WebhookSettings.providerNames))
+        #expect(configuration.repositories.map(\.url) == ["https://git.example.com/acme/infra.git", "ssh://git@git.example.com/acme/platform.git"])
+        #expect(configuration.repository(for: "git@git.example.com:acme/infra.git")?.password == .environment("GIT_TOKEN"))
+        let shop = try #require(configuration.app(named: "shop"))
+        #expect(shop.project == "platform")
+        #expect(shop.source.path == "apps/shop")
+        #expect(shop.source.substitute == ["CLUSTER": "prod"])
+        #expect(shop.destination.description == "directory:/srv/rendered/shop")
+        #expect(shop.syncPolicy.automated?.prune == true)
+        #expect(shop.syncPolicy.retry.limit == 5)
+        #expect(shop.syncPolicy.interval == .seconds(180))
+        #expect(configuration.project(named: "platform")?.sourceRepos.first?.matches("https://git.example.com/acme/infra.git") == true)
+    }
+
+    @Test func appErrorsNameTheKey() {
+        let unknownProject = #expect(throws: ConfigurationError.self) {
+            try TributaryConfiguration.parse(yaml: "apps:\n  - name: a\n    project: nope\n    source: {repoURL: https://h/o/r.git}\n    destination: {directory: /x}\n", file: "c.yaml")
+        }
+        #expect(unknownProject?.message == "no project named nope")
+        let twoDestinations = #expect(throws: ConfigurationError.self) {
+            try TributaryConfiguration.parse(yaml: "apps:\n  - name: a\n    source: {repoURL: https://h/o/r.git}\n    destination: {directory: /x, git: {repoURL: u, branch: b}}\n", file: "c.yaml")
+        }
+        #expect(twoDestinations?.key == "apps[0].destination")
+        #expect(twoDestinations?.line == 4)
+        let duplicate = #expect(throws: ConfigurationError.self) {
+            try TributaryConfiguration.parse(yaml: "apps:\n  - {name: a, source: {repoURL: https://h/o/r.git}, destination: {directory: /x}}\n  - {name: a, source: {repoURL: https://h/o/r.git}, destination: {directory: /y}}\n", file: "c.yaml")
+        }
+        #expect(duplicate?.line == 3)
+        #expect(duplicate?.message.contains("c.yaml:2") == true)
     }
 
     @Test func shippedDevConfigurationParses() throws {

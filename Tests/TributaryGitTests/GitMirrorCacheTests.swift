@@ -1,4 +1,5 @@
 import Foundation
+import TributaryTestSupport
 import Logging
 import Testing
 import TributaryGit

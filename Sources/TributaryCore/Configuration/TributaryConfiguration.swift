@@ -8,6 +8,12 @@ public struct TributaryConfiguration: Sendable {
     public var kafka: KafkaSettings
     public var listener: ListenerSettings
     public var webhooks: WebhookSettings
+    /// `repositories`: clone URLs and credentials.
+    public var repositories: [RepositorySettings] = []
+    /// `projects`: allow-lists for apps' sources and destinations.
+    public var projects: [ProjectSettings] = []
+    /// `apps`: what to render and where to sync it.
+    public var apps: [AppSettings] = []
     /// Sections this version reads but does not act on yet, with a note each (printed by `check`).
     public var warnings: [String]
 
@@ -51,6 +57,16 @@ public struct TributaryConfiguration: Sendable {
             case "kafka": configuration.kafka = try KafkaSettings(node: node)
             case "listener": configuration.listener = try ListenerSettings(node: node)
             case "webhooks": configuration.webhooks = try WebhookSettings(node: node)
+            case "repositories": configuration.repositories = try node.sequence().map(RepositorySettings.init(node:))
+            case "projects": configuration.projects = try node.sequence().map(ProjectSettings.init(node:))
+            case "apps":
+                for entry in try node.sequence() {
+                    let app = try AppSettings(node: entry)
+                    if let first = configuration.apps.first(where: { $0.name == app.name }) {
+                        throw entry.error("app \(app.name) is already declared at \(first.declaredAt)")
+                    }
+                    configuration.apps.append(app)
+                }
             default:
                 let entries = try node.sequence()
                 for entry in entries { _ = try entry.mapping(allowedKeys: nil) }
@@ -59,11 +75,30 @@ public struct TributaryConfiguration: Sendable {
                 }
             }
         }
+        for app in configuration.apps where configuration.project(named: app.project) == nil {
+            throw ConfigurationError(file: file, line: Int(app.declaredAt.split(separator: ":").last ?? ""), key: "apps.\(app.name).project", message: "no project named \(app.project)")
+        }
         return configuration
     }
 
-    static let laterSections = ["repositories", "projects", "apps", "sinks", "triggers", "subscriptions", "templates"]
-    static let topLevelKeys: Set<String> = Set(["kafka", "listener", "webhooks"] + laterSections)
+    /// A declared project, or the implicit `default` one.
+    public func project(named name: String) -> ProjectSettings? {
+        self.projects.first { $0.name == name } ?? (name == "default" ? .implicitDefault : nil)
+    }
+
+    /// The app with this name.
+    public func app(named name: String) -> AppSettings? {
+        self.apps.first { $0.name == name }
+    }
+
+    /// The repository entry for a URL, matched by repository key (so https and ssh URLs match).
+    public func repository(for url: String) -> RepositorySettings? {
+        let key = RepositoryKey(url: url)
+        return self.repositories.first { $0.url == url || (key != nil && RepositoryKey(url: $0.url) == key) }
+    }
+
+    static let laterSections = ["sinks", "triggers", "subscriptions", "templates"]
+    static let topLevelKeys: Set<String> = Set(["kafka", "listener", "webhooks", "repositories", "projects", "apps"] + laterSections)
 }
 
 extension ConfigurationError {

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TributaryCore
+import TributaryGit
+import TributaryRender
+
+/// `tributary render`: the manifests of an app at a revision, exactly as a worker would apply them.
+struct RenderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Fetch an app's source and print (or write) its rendered manifests in apply order."
+    )
+
+    @Option(name: .long, help: "The YAML configuration file.")
+    var config: String
+
+    @Option(name: .long, help: "The app to render.")
+    var app: String
+
+    @Option(name: .long, help: "A branch, tag or SHA; default the app's targetRevision.")
+    var revision: String?
+
+    @Option(name: .long, help: "A directory to write one file per resource into, or - for standard output.")
+    var output: String = "-"
+
+    @Option(name: .long, help: "Where the git mirrors live.")
+    var dataDir: String = ".tributary"
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "warning"
+
+    func run() async throws {
+        let logger = try CommonOptions.parse(["--log-level", self.logLevel]).bootstrapLogging(label: "tributary.render")
+        do {
+            let configuration = try TributaryConfiguration.load(path: self.config)
+            guard let app = configuration.app(named: self.app) else {
+                throw ValidationError("no app named \(self.app) in \(self.config)")
+            }
+            let remote = try GitRemote(url: app.source.repoURL, repository: configuration.repository(for: app.source.repoURL))
+            let cache = GitMirrorCache(directory: URL(fileURLWithPath: self.dataDir).appendingPathComponent("mirrors"), logger: logger)
+            let commit = try await cache.fetchHead(of: self.revision ?? app.source.targetRevision, in: remote)
+            let files = try await cache.files(at: commit, under: app.source.path, recursive: true, in: remote)
+            let manifests = try ManifestRenderer.render(
+                directory: app.source.path,
+                files: files.map { SourceFile(path: $0.path, contents: $0.contents, isSymlink: $0.kind == .symlink) },
+                options: RenderOptions(recurse: app.source.recurse, substitute: app.source.substitute)
+            )
+            try self.write(manifests, commit: commit)
+        } catch let error as ConfigurationError {
+            throw Failure(message: "\(error)")
+        } catch let error as RenderError {
+            throw Failure(message: "\(error)")
+        } catch let error as GitError {
+            throw Failure(message: error.message)
+        }
+    }
+
+    private func write(_ manifests: [Manifest], commit: String) throws {
+        if self.output == "-" {
+            printLine("# app \(self.app) at \(commit): \(manifests.count) resources")
+            for manifest in manifests {
+                printLine("---\n# Source: \(manifest.source)\n" + manifest.yaml.trimmingCharacters(in: .newlines))
+            }
+            return
+        }
+        let directory = URL(fileURLWithPath: self.output)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (index, manifest) in manifests.enumerated() {
+            let name = [manifest.kind, manifest.namespace, manifest.name].filter { !$0.isEmpty }.joined(separator: "-").lowercased()
+            let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
+            try Data(manifest.yaml.utf8).write(to: directory.appendingPathComponent(String(format: "%03d-%@.yaml", index, safe)), options: .atomic)
+        }
+        FileHandle.standardError.write(Data("wrote \(manifests.count) resources of \(self.app) at \(commit) to \(self.output)\n".utf8))
+    }
+}
+
+/// A failure reported as `error: message` with exit status 1.
+struct Failure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { self.message }
+}

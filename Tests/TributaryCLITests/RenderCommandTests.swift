@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import TributaryTestSupport
+
+@Suite("tributary render")
+struct RenderCommandTests {
+    static func configuration(_ fixture: GitFixture, path: String = "apps/shop", revision: String = "main") -> URL {
+        let file = fixture.root.appendingPathComponent("tributary.yaml")
+        let yaml = """
+            repositories:
+              - url: file://\(fixture.bare.path)
+            apps:
+              - name: shop
+                source: { repoURL: "file://\(fixture.bare.path)", targetRevision: \(revision), path: \(path), substitute: { TAG: "2.0" } }
+                destination: { directory: \(fixture.root.path)/out }
+            """
+        FileManager.default.createFile(atPath: file.path, contents: Data(yaml.utf8))
+        return file
+    }
+
+    @Test func rendersTheAppAtItsRevisionInApplyOrder() async throws {
+        let fixture = try GitFixture()
+        let first = try fixture.commit([
+            "apps/shop/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: shop, namespace: shop}\nspec: {template: {spec: {containers: [{name: c, image: \"shop:${TAG}\"}]}}}\n",
+            "apps/shop/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+        ])
+        try fixture.commit(["apps/shop/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: shop, namespace: shop}\n"])
+        let config = Self.configuration(fixture)
+        let dataDir = fixture.root.appendingPathComponent("data").path
+
+        let head = try await TributaryProcess(["render", "--config", config.path, "--app", "shop", "--data-dir", dataDir]).finish()
+        #expect(head.status == 0, "\(head.stderr)")
+        let kinds = head.stdout.split(separator: "\n").filter { $0.hasPrefix("kind: ") }
+        #expect(kinds == ["kind: Namespace", "kind: Service", "kind: Deployment"])
+        #expect(head.stdout.contains("image: \"shop:2.0\""))
+
+        let old = try await TributaryProcess(["render", "--config", config.path, "--app", "shop", "--revision", first, "--data-dir", dataDir]).finish()
+        #expect(old.status == 0, "\(old.stderr)")
+        #expect(!old.stdout.contains("kind: Service"))
+
+        let output = fixture.root.appendingPathComponent("rendered")
+        let written = try await TributaryProcess(["render", "--config", config.path, "--app", "shop", "--output", output.path, "--data-dir", dataDir]).finish()
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output.path).sorted() == ["000-namespace-shop.yaml", "001-service-shop-shop.yaml", "002-deployment-shop-shop.yaml"])
+    }
+
+    @Test func malformedManifestFailsWithFileAndLine() async throws {
+        let fixture = try GitFixture()
+        try fixture.commit(["apps/shop/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: {}\n"])
+        let result = try await TributaryProcess([
+            "render", "--config", Self.configuration(fixture).path, "--app", "shop", "--data-dir", fixture.root.appendingPathComponent("data").path,
+        ]).finish()
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("apps/shop/bad.yaml:"))
+    }
+
+    @Test func unknownRevisionIsAClearError() async throws {
+        let fixture = try GitFixture()
+        try fixture.commit(["apps/shop/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"])
+        let result = try await TributaryProcess([
+            "render", "--config", Self.configuration(fixture, revision: "no-such-branch").path, "--app", "shop",
+            "--data-dir", fixture.root.appendingPathComponent("data").path,
+        ]).finish()
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no-such-branch"))
+    }
+}
