@@ -98,7 +98,13 @@ struct KafkaRoundTripTests {
         let broker = try #require(self.cluster.embedded, "needs the embedded broker to take it down")
         let topic = try await self.cluster.makeTopic("down")
         let producer = try self.cluster.makeProducer { $0.messageTimeout = .seconds(1) }
-        _ = try await producer.deliver(KafkaProducerMessage(topic: topic, value: [1]))
+        // The first delivery also connects and obtains the idempotent producer id; on a loaded
+        // machine that can take longer than the 1 s message timeout, so allow a few tries.
+        var connected = false
+        for _ in 0..<10 where !connected {
+            connected = (try? await producer.deliver(KafkaProducerMessage(topic: topic, value: [1]))) != nil
+        }
+        try #require(connected)
         broker.setBrokerDown()
         let error = await #expect(throws: KafkaError.self) {
             _ = try await producer.deliver(KafkaProducerMessage(topic: topic, value: [2]))
