@@ -77,7 +77,7 @@ struct ListenerBehaviourTests {
             broker.setBrokerUp()
             // GitHub's "Redeliver": the same delivery again, until the broker is back.
             var accepted = false
-            for _ in 0..<20 where !accepted {
+            for _ in 0..<40 where !accepted {
                 let retry = try await delivery.send(client)
                 accepted = retry.status == .accepted
                 if !accepted { try await Task.sleep(for: .milliseconds(200)) }

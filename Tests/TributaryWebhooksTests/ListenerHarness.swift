@@ -32,7 +32,7 @@ struct ListenerHarness {
     /// - Parameters:
     ///   - listenerYAML: extra keys for the `listener` section.
     ///   - createTopics: false leaves the cluster without the listener's topics (for readiness tests).
-    static func make(listenerYAML: String = "", publishTimeout: String = "3s", createTopics: Bool = true) async throws -> ListenerHarness {
+    static func make(listenerYAML: String = "", publishTimeout: String = "10s", createTopics: Bool = true) async throws -> ListenerHarness {
         let cluster = try TestCluster()
         let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
         let yaml = """
