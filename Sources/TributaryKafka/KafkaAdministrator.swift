@@ -24,7 +24,7 @@ public struct KafkaAdministrator: Sendable {
         guard !names.isEmpty else { return }
         let client = try RDKafkaClient(
             type: RD_KAFKA_PRODUCER,
-            properties: self.configuration.properties_.merging(self.configuration.properties) { _, explicit in explicit },
+            properties: self.configuration.commonProperties.merging(self.configuration.properties) { _, explicit in explicit },
             context: RDKafkaContext(logger: self.logger)
         )
         let timeoutMilliseconds = Int32(clamping: timeout.milliseconds)

@@ -9,8 +9,13 @@ public struct Manifest: Hashable, Sendable {
     public var syncWave: Int
     /// The resource as YAML, keys in source order.
     public var yaml: String
+    /// The file it came from, from the repository root.
+    public var file: String
+    /// The line its document starts on.
+    public var line: Int
+
     /// Where it came from, `file:line`.
-    public var source: String
+    public var source: String { "\(self.file):\(self.line)" }
 
     /// The API group: the part of `apiVersion` before `/`, empty for the core group.
     public var group: String {

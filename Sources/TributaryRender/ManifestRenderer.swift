@@ -62,7 +62,7 @@ public enum ManifestRenderer {
                 if let first = seen[manifest.identity] {
                     throw RenderError(
                         file: file.path,
-                        line: Int(manifest.source.split(separator: ":").last ?? ""),
+                        line: manifest.line,
                         message: "duplicate resource \(manifest.kind) \(manifest.namespace.isEmpty ? "" : manifest.namespace + "/")\(manifest.name) (also at \(first))"
                     )
                 }
@@ -140,7 +140,7 @@ public enum ManifestRenderer {
             let yaml = try Yams.serialize(node: document, sortKeys: false)
             return Manifest(
                 apiVersion: apiVersion, kind: kind, namespace: namespace, name: name, syncWave: wave, yaml: yaml,
-                source: "\(file.path):\(line ?? 1)"
+                file: file.path, line: line ?? 1
             )
         }
     }

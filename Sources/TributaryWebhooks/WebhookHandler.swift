@@ -93,9 +93,10 @@ struct WebhookHandler: Sendable {
         }
 
         // 5. Duplicates.
+        let hookID = Self.hookID(provider, headers)
         let key = DeliveryDeduplicator.Key(
             provider: provider.rawValue,
-            hookID: Self.hookID(provider, headers) ?? "",
+            hookID: hookID ?? "",
             deliveryID: deliveryID ?? "",
             fingerprint: fingerprint
         )
@@ -118,7 +119,7 @@ struct WebhookHandler: Sendable {
         let receivedAt = Date()
         let started = ContinuousClock.now
         do {
-            let reports = try await self.publish(pushes, provider: provider, headers: headers, deliveryID: deliveryID, receivedAt: receivedAt)
+            let reports = try await self.publish(pushes, provider: provider, hookID: hookID, deliveryID: deliveryID, receivedAt: receivedAt)
             self.metrics.recordPublishLatency(ContinuousClock.now - started)
             self.deduplicator.confirm(key)
             var body: [String: any Sendable] = [
@@ -139,11 +140,10 @@ struct WebhookHandler: Sendable {
     private func publish(
         _ pushes: [ParsedPush],
         provider: WebhookProvider,
-        headers: HTTPFields,
+        hookID: String?,
         deliveryID: String?,
         receivedAt: Date
     ) async throws -> [(id: String, report: KafkaDeliveryReport)] {
-        let hookID = Self.hookID(provider, headers)
         let messages = try pushes.map { push -> (String, KafkaProducerMessage) in
             let change = ChangeEvent(
                 provider: provider.rawValue,

@@ -62,8 +62,10 @@ public struct AppSettings: Sendable {
     public var source: Source
     public var destination: Destination
     public var syncPolicy: SyncPolicy = .init()
-    /// Where the app was declared, `file:line`, for messages.
-    public var declaredAt: String
+    /// The file and line the app was declared at, for messages.
+    public var file: String
+    public var line: Int?
+    public var declaredAt: String { "\(self.file):\(self.line ?? 0)" }
 
     public struct Source: Sendable {
         /// `repoURL`.
@@ -116,7 +118,8 @@ public struct AppSettings: Sendable {
 
     init(node: ConfigurationNode) throws {
         let mapping = try node.mapping(allowedKeys: ["name", "project", "source", "destination", "syncPolicy"])
-        self.declaredAt = "\(node.file):\(node.line ?? 0)"
+        self.file = node.file
+        self.line = node.line
         self.name = try mapping.required("name").string()
         guard self.name.range(of: "^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$", options: .regularExpression) != nil else {
             throw try mapping.required("name").error("app names are lower-case letters, digits, '-' and '.', at most 63 characters")

@@ -76,7 +76,7 @@ public struct TributaryConfiguration: Sendable {
             }
         }
         for app in configuration.apps where configuration.project(named: app.project) == nil {
-            throw ConfigurationError(file: file, line: Int(app.declaredAt.split(separator: ":").last ?? ""), key: "apps.\(app.name).project", message: "no project named \(app.project)")
+            throw ConfigurationError(file: file, line: app.line, key: "apps.\(app.name).project", message: "no project named \(app.project)")
         }
         return configuration
     }

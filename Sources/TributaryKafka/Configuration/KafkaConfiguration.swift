@@ -52,7 +52,8 @@ public struct KafkaConfiguration: Sendable {
         }
     }
 
-    var properties_: [String: String] {
+    /// The shared properties from the typed fields; `properties` is merged over them last, by each client type.
+    var commonProperties: [String: String] {
         var result = self.security.properties
         result["bootstrap.servers"] = self.bootstrapServers
         result["client.id"] = self.clientID

@@ -38,7 +38,7 @@ public struct KafkaConsumerConfiguration: Sendable {
     }
 
     var properties: [String: String] {
-        var result = self.kafka.properties_
+        var result = self.kafka.commonProperties
         result["group.id"] = self.groupID
         result["session.timeout.ms"] = String(self.sessionTimeout.milliseconds)
         result["heartbeat.interval.ms"] = String(self.heartbeatInterval.milliseconds)

@@ -22,7 +22,7 @@ public struct KafkaProducerConfiguration: Sendable {
     }
 
     var properties: [String: String] {
-        var result = self.kafka.properties_
+        var result = self.kafka.commonProperties
         result["enable.idempotence"] = String(self.isIdempotent)
         result["acks"] = self.acks
         result["linger.ms"] = String(self.linger.milliseconds)
