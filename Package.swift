@@ -66,6 +66,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "TributarySync",
+            dependencies: [
+                "TributaryCore",
+                "TributaryKafka",
+                "TributaryGit",
+                "TributaryRender",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "tributary",
             dependencies: [
@@ -74,7 +86,9 @@ let package = Package(
                 "TributaryGit",
                 "TributaryWebhooks",
                 "TributaryRender",
+                "TributarySync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -86,7 +100,8 @@ let package = Package(
                 "TributaryKafka",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Tests/TributaryTestSupport"
+            path: "Tests/TributaryTestSupport",
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TributaryKafkaTests",
@@ -113,8 +128,19 @@ let package = Package(
                 "TributaryGit",
                 "TributaryTestSupport",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            exclude: ["Fixtures"]
+            ]
+        ),
+        .testTarget(
+            name: "TributarySyncTests",
+            dependencies: [
+                "TributarySync",
+                "TributaryCore",
+                "TributaryKafka",
+                "TributaryGit",
+                "TributaryTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "TributaryRenderTests",

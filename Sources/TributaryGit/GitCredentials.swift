@@ -60,3 +60,10 @@ public struct GitFile: Hashable, Sendable {
         self.contents = contents
     }
 }
+
+extension GitRemote {
+    /// `text` with `user:password@` removed from any URL in it; safe to log.
+    public static func redactingCredentials(_ text: String) -> String {
+        GitError.redactingCredentials(text)
+    }
+}

@@ -3,7 +3,7 @@ import CLibgit2
 /// An error from fetching or reading a repository. Messages never contain credentials.
 public struct GitError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Backing: Hashable, Sendable { case authentication, notFound, network, repository, invalidArgument }
+        private enum Backing: Hashable, Sendable { case authentication, notFound, network, repository, invalidArgument, conflict }
         private let backing: Backing
         private init(_ backing: Backing) { self.backing = backing }
 
@@ -17,6 +17,8 @@ public struct GitError: Error, Sendable, CustomStringConvertible {
         public static let repository = Code(.repository)
         /// The caller asked for something malformed (a SHA that is not hex, say).
         public static let invalidArgument = Code(.invalidArgument)
+        /// A push kept losing to other pushes.
+        public static let conflict = Code(.conflict)
 
         public var description: String {
             switch self.backing {
@@ -25,6 +27,7 @@ public struct GitError: Error, Sendable, CustomStringConvertible {
             case .network: "network"
             case .repository: "repository"
             case .invalidArgument: "invalidArgument"
+            case .conflict: "conflict"
             }
         }
     }

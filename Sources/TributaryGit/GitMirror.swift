@@ -7,7 +7,7 @@ import Foundation
 /// method here is called inside `GitMirrorCache`'s `onQueue`), and freed in `deinit`.
 final class GitMirror: @unchecked Sendable {
     let path: String
-    private let repository: OpaquePointer
+    let repository: OpaquePointer
 
     /// Opens the bare mirror at `path`, creating it if needed. Blocking.
     init(path: String) throws {
@@ -223,7 +223,7 @@ final class GitMirror: @unchecked Sendable {
 }
 
 /// Lends `strings` as a `git_strarray`. Do not let the pointer escape.
-private func withStringArray<Result>(_ strings: [String], _ body: (UnsafePointer<git_strarray>) -> Result) -> Result {
+func withStringArray<Result>(_ strings: [String], _ body: (UnsafePointer<git_strarray>) -> Result) -> Result {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     defer { pointers.forEach { free($0) } }
     return pointers.withUnsafeMutableBufferPointer { buffer in
@@ -234,10 +234,12 @@ private func withStringArray<Result>(_ strings: [String], _ body: (UnsafePointer
 
 /// Credentials for one fetch, reached from libgit2's callback through the payload pointer.
 /// The fetch keeps it alive for the duration of `git_remote_fetch`.
-private final class CredentialContext {
+final class CredentialContext {
     let credentials: GitCredentials
     var attempts = 0
     var refused = false
+    /// Set by a push when the remote rejects the ref update.
+    var rejection: String?
 
     init(credentials: GitCredentials) {
         self.credentials = credentials
@@ -245,7 +247,7 @@ private final class CredentialContext {
 }
 
 /// libgit2 asks again after a rejected credential; answering once stops an endless retry loop.
-private let credentialCallback: @convention(c) (
+let credentialCallback: @convention(c) (
     UnsafeMutablePointer<UnsafeMutablePointer<git_credential>?>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, UInt32, UnsafeMutableRawPointer?
 ) -> Int32 = { out, _, usernameFromURL, allowedTypes, payload in
     guard let out, let payload else { return GIT_PASSTHROUGH.rawValue }

@@ -103,6 +103,54 @@ public final class GitMirrorCache: Sendable {
         try await self.entry(for: remote).run { try $0.changes(from: old, to: new) }
     }
 
+    /// Commits files to a branch of `remote` and pushes them, without a checkout.
+    ///
+    /// Fetches first; `build` sees the branch's files under `directory` and returns the update (or
+    /// nil for none). When the push is rejected because someone else pushed first, the branch is
+    /// fetched again and `build` is asked again, up to `attempts` times. Runs on the mirror's queue,
+    /// so publications to one repository never interleave within this process.
+    ///
+    /// - Throws: `GitError`; `.conflict` when every attempt lost the race.
+    public func publish(
+        to remote: GitRemote,
+        branch: String,
+        directory: String,
+        attempts: Int = 5,
+        signature: (name: String, email: String) = ("Tributary", "tributary@localhost"),
+        build: @escaping @Sendable (GitBranchSnapshot) throws -> GitBranchUpdate?
+    ) async throws -> GitPublishResult {
+        let entry = self.entry(for: remote)
+        return try await entry.run { mirror in
+            for attempt in 1...max(attempts, 1) {
+                // Every attempt fetches unconditionally: a coalesced fetch could predate the push that beat us.
+                let requestedAfter = entry.state.withLock { $0.fetchesStarted }
+                try self.fetch(remote, mirror: mirror, entry: entry, requestedAfter: requestedAfter)
+                let snapshot = try mirror.snapshot(branch: branch, directory: directory)
+                guard let update = try build(snapshot),
+                      let commit = try mirror.commit(update, on: snapshot, directory: directory, signature: signature)
+                else {
+                    return GitPublishResult(head: snapshot.head ?? "", committed: false, pushAttempts: attempt - 1)
+                }
+                if try mirror.push(commit: commit, to: branch, remote: remote) {
+                    return GitPublishResult(head: commit, committed: true, pushAttempts: attempt)
+                }
+                self.logger.info("Push rejected, fetching and retrying", metadata: ["git.branch": "\(branch)", "attempt": "\(attempt)"])
+            }
+            throw GitError(code: .conflict, message: "\(branch) kept moving: \(attempts) pushes were rejected")
+        }
+    }
+
+    /// The branch's files under `directory` after fetching.
+    public func snapshot(of branch: String, directory: String, in remote: GitRemote) async throws -> GitBranchSnapshot {
+        try await self.fetch(remote)
+        return try await self.entry(for: remote).run { try $0.snapshot(branch: branch, directory: directory) }
+    }
+
+    /// The full message of a commit in the mirror (no fetch).
+    public func message(of commit: String, in remote: GitRemote) async throws -> String {
+        try await self.entry(for: remote).run { try $0.message(of: commit) }
+    }
+
     /// How many network fetches ran for this remote (coalesced requests do not count).
     public func networkFetchCount(for remote: GitRemote) -> Int {
         self.entry(for: remote).state.withLock { $0.fetchesStarted }

@@ -5,7 +5,7 @@ public struct KafkaPartition: RawRepresentable, Hashable, Comparable, Sendable, 
     public init(rawValue: Int32) { self.rawValue = rawValue }
     public init(_ value: Int) { self.rawValue = Int32(value) }
 
-    /// Let the partitioner choose from the key (murmur2-compatible with the Java client by default).
+    /// Let the partitioner choose from the key (murmur2, as the Java client, by default; see `KafkaPartitioner`).
     public static let unassigned = KafkaPartition(rawValue: -1)
 
     public var description: String { String(self.rawValue) }

@@ -1,4 +1,5 @@
 import Synchronization
+import TributaryCore
 
 /// The listener's Prometheus metrics, rendered in the text exposition format.
 final class ListenerMetrics: Sendable {
@@ -8,9 +9,7 @@ final class ListenerMetrics: Sendable {
     private struct State {
         var requests: [RequestLabels: Int] = [:]
         var duplicates = 0
-        var latencyCounts = [Int](repeating: 0, count: ListenerMetrics.latencyBuckets.count)
-        var latencySum = 0.0
-        var latencyCount = 0
+        var latency = PrometheusHistogram(buckets: ListenerMetrics.latencyBuckets)
     }
 
     struct RequestLabels: Hashable, Comparable {
@@ -33,12 +32,7 @@ final class ListenerMetrics: Sendable {
     }
 
     func recordPublishLatency(_ duration: Duration) {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        self.state.withLock { state in
-            if let bucket = Self.latencyBuckets.firstIndex(where: { seconds <= $0 }) { state.latencyCounts[bucket] += 1 }
-            state.latencySum += seconds
-            state.latencyCount += 1
-        }
+        self.state.withLock { $0.latency.observe(duration.seconds) }
     }
 
     /// Reserves an in-flight slot unless `limit` are taken.
@@ -78,14 +72,7 @@ final class ListenerMetrics: Sendable {
             # TYPE tributary_webhook_publish_seconds histogram
 
             """
-        var cumulative = 0
-        for (index, bound) in Self.latencyBuckets.enumerated() {
-            cumulative += state.latencyCounts[index]
-            text += "tributary_webhook_publish_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
-        }
-        text += "tributary_webhook_publish_seconds_bucket{le=\"+Inf\"} \(state.latencyCount)\n"
-        text += "tributary_webhook_publish_seconds_sum \(state.latencySum)\n"
-        text += "tributary_webhook_publish_seconds_count \(state.latencyCount)\n"
+        text += state.latency.render(name: "tributary_webhook_publish_seconds")
         return text
     }
 }

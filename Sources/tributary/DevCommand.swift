@@ -8,10 +8,11 @@ import TributaryKafka
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run the embedded broker and every available service in one process."
+        abstract: "Run the embedded broker, the listener and a worker in one process."
     )
 
     @OptionGroup var options: CommonOptions
+    @OptionGroup var worker: WorkerOptions
 
     func run() async throws {
         let logger = try self.options.bootstrapLogging(label: "tributary.dev")
@@ -27,6 +28,9 @@ struct DevCommand: AsyncParsableCommand {
             services.append(.init(service: broker))
         }
         services += try ListenerServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)
+        if !configuration.apps.isEmpty {
+            services += try WorkerServices.make(configuration: configuration, options: self.worker, bootstrapServers: connection.bootstrapServers, logger: logger)
+        }
         printLine("BOOTSTRAP=\(connection.bootstrapServers)")
         logger.info(
             "Tributary dev mode running; Ctrl-C stops it",

@@ -65,7 +65,7 @@ struct CommandLineTests {
     }
 
     @Test func commandsOfLaterReleasesFailLoudly() async throws {
-        let result = try await TributaryProcess(["worker"]).finish()
+        let result = try await TributaryProcess(["notify"]).finish()
         #expect(result.status != 0)
         #expect(result.stderr.contains("not available"))
     }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TributaryKafka
+@testable import TributaryKafka
 import TributaryTestSupport
 
 @Suite("Producing and consuming over TCP")
@@ -67,6 +67,19 @@ struct KafkaRoundTripTests {
         }
         #expect(partitions.count == 1)
         await producer.shutdown()
+    }
+
+    @Test func keysLandWhereKafkaPartitionerSaysTheJavaClientWouldPutThem() async throws {
+        let topic = try await self.cluster.makeTopic("partitioner", partitions: 7)
+        let producer = try self.cluster.makeProducer()
+        for key in ["github.com/acme/infra", "127.0.0.1/infra", "a", "ab", "abc", "gitlab.example.com/group/sub/project"] {
+            let report = try await producer.deliver(KafkaProducerMessage(topic: topic, key: key, value: [1]))
+            #expect(report.partition == KafkaPartitioner.partition(forKey: key, partitionCount: 7), "key \(key)")
+        }
+        await producer.shutdown()
+        // Kafka's own test vectors for murmur2 (UtilsTest), as signed 32-bit integers.
+        #expect(Int32(bitPattern: KafkaPartitioner.murmur2(Array("21".utf8))) == -973_932_308)
+        #expect(Int32(bitPattern: KafkaPartitioner.murmur2(Array("foobar".utf8))) == -790_332_482)
     }
 
     @Test func shutdownDeliversEveryMessageStillInFlight() async throws {

@@ -31,8 +31,18 @@ public struct SyncEvent: Codable, Hashable, Sendable {
     public var error: SourceError?
     /// The CloudEvent id of the change event that caused this sync, if any.
     public var changeID: String?
+    /// The Git host's delivery id of the push that caused this sync, so one push can be traced
+    /// from webhook to target.
+    public var deliveryID: String?
+    /// When the listener received that push; push→applied latency is `finishedAt - receivedAt`.
+    public var receivedAt: Date?
     public var startedAt: Date
     public var finishedAt: Date
+    /// Time spent in each stage, in milliseconds.
+    public var timings: Timings?
+
+    /// Wall time of the sync, in milliseconds.
+    public var durationMilliseconds: Double { self.finishedAt.timeIntervalSince(self.startedAt) * 1000 }
 
     public init(
         app: String,
@@ -49,8 +59,11 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         message: String? = nil,
         error: SourceError? = nil,
         changeID: String? = nil,
+        deliveryID: String? = nil,
+        receivedAt: Date? = nil,
         startedAt: Date,
-        finishedAt: Date
+        finishedAt: Date,
+        timings: Timings? = nil
     ) {
         self.app = app
         self.project = project
@@ -66,8 +79,77 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         self.message = message
         self.error = error
         self.changeID = changeID
+        self.deliveryID = deliveryID
+        self.receivedAt = receivedAt
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.timings = timings
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case app, project, repository, ref, revision, previousRevision, phase, attempt, trigger, destination, resources
+        case message, error, changeID, deliveryID, receivedAt, startedAt, finishedAt, timings, durationMilliseconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.app = try container.decode(String.self, forKey: .app)
+        self.project = try container.decode(String.self, forKey: .project)
+        self.repository = try container.decode(String.self, forKey: .repository)
+        self.ref = try container.decode(String.self, forKey: .ref)
+        self.revision = try container.decode(String.self, forKey: .revision)
+        self.previousRevision = try container.decodeIfPresent(String.self, forKey: .previousRevision)
+        self.phase = try container.decode(Phase.self, forKey: .phase)
+        self.attempt = try container.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
+        self.trigger = try container.decodeIfPresent(String.self, forKey: .trigger) ?? "change"
+        self.destination = try container.decode(String.self, forKey: .destination)
+        self.resources = try container.decodeIfPresent(ResourceCounts.self, forKey: .resources)
+        self.message = try container.decodeIfPresent(String.self, forKey: .message)
+        self.error = try container.decodeIfPresent(SourceError.self, forKey: .error)
+        self.changeID = try container.decodeIfPresent(String.self, forKey: .changeID)
+        self.deliveryID = try container.decodeIfPresent(String.self, forKey: .deliveryID)
+        self.receivedAt = try container.decodeIfPresent(Date.self, forKey: .receivedAt)
+        self.startedAt = try container.decode(Date.self, forKey: .startedAt)
+        self.finishedAt = try container.decode(Date.self, forKey: .finishedAt)
+        self.timings = try container.decodeIfPresent(Timings.self, forKey: .timings)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.app, forKey: .app)
+        try container.encode(self.project, forKey: .project)
+        try container.encode(self.repository, forKey: .repository)
+        try container.encode(self.ref, forKey: .ref)
+        try container.encode(self.revision, forKey: .revision)
+        try container.encodeIfPresent(self.previousRevision, forKey: .previousRevision)
+        try container.encode(self.phase, forKey: .phase)
+        try container.encode(self.attempt, forKey: .attempt)
+        try container.encode(self.trigger, forKey: .trigger)
+        try container.encode(self.destination, forKey: .destination)
+        try container.encodeIfPresent(self.resources, forKey: .resources)
+        try container.encodeIfPresent(self.message, forKey: .message)
+        try container.encodeIfPresent(self.error, forKey: .error)
+        try container.encodeIfPresent(self.changeID, forKey: .changeID)
+        try container.encodeIfPresent(self.deliveryID, forKey: .deliveryID)
+        try container.encodeIfPresent(self.receivedAt, forKey: .receivedAt)
+        try container.encode(self.startedAt, forKey: .startedAt)
+        try container.encode(self.finishedAt, forKey: .finishedAt)
+        // Derived, for subscribers' convenience.
+        try container.encode((self.durationMilliseconds * 1000).rounded() / 1000, forKey: .durationMilliseconds)
+        try container.encodeIfPresent(self.timings, forKey: .timings)
+    }
+
+    /// Milliseconds spent fetching, rendering and applying.
+    public struct Timings: Codable, Hashable, Sendable {
+        public var fetchMilliseconds: Double
+        public var renderMilliseconds: Double
+        public var applyMilliseconds: Double
+
+        public init(fetchMilliseconds: Double = 0, renderMilliseconds: Double = 0, applyMilliseconds: Double = 0) {
+            self.fetchMilliseconds = fetchMilliseconds
+            self.renderMilliseconds = renderMilliseconds
+            self.applyMilliseconds = applyMilliseconds
+        }
     }
 
     public enum Phase: String, Codable, Hashable, Sendable, CaseIterable {
@@ -80,7 +162,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         /// A newer revision was already synced; this change needs no work of its own.
         case coalesced
         /// The target had drifted from the last sync.
-        case driftDetected
+        case driftDetected = "drift-detected"
         /// Drift was repaired (self-heal).
         case healed
     }
@@ -89,15 +171,16 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         public var created: Int
         public var updated: Int
         public var unchanged: Int
-        public var deleted: Int
+        /// Owned resources no longer rendered and removed (prune).
+        public var pruned: Int
         /// Owned resources no longer rendered but kept because prune is off.
         public var orphaned: Int
 
-        public init(created: Int = 0, updated: Int = 0, unchanged: Int = 0, deleted: Int = 0, orphaned: Int = 0) {
+        public init(created: Int = 0, updated: Int = 0, unchanged: Int = 0, pruned: Int = 0, orphaned: Int = 0) {
             self.created = created
             self.updated = updated
             self.unchanged = unchanged
-            self.deleted = deleted
+            self.pruned = pruned
             self.orphaned = orphaned
         }
     }

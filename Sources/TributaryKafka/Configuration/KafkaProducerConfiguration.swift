@@ -14,6 +14,9 @@ public struct KafkaProducerConfiguration: Sendable {
     public var compression: String = "none"
     /// `queue.buffering.max.messages`: local in-flight limit; past it `send` throws `queueFull`. Default 100 000.
     public var maximumQueuedMessages: Int = 100_000
+    /// `partitioner`. Default `murmur2_random`: the Java client's key hash, so Tributary and Java
+    /// producers put a key on the same partition and `KafkaPartitioner` can say which in advance.
+    public var partitioner: String = "murmur2_random"
     /// How long `shutdown()` waits for in-flight messages. Default 30 s.
     public var flushTimeout: Duration = .seconds(30)
 
@@ -29,6 +32,7 @@ public struct KafkaProducerConfiguration: Sendable {
         result["message.timeout.ms"] = String(self.messageTimeout.milliseconds)
         result["compression.codec"] = self.compression
         result["queue.buffering.max.messages"] = String(self.maximumQueuedMessages)
+        result["partitioner"] = self.partitioner
         result.merge(self.kafka.properties) { _, explicit in explicit }
         return result
     }

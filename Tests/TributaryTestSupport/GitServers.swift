@@ -1,15 +1,14 @@
 import Foundation
-import TributaryTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A child process started with posix_spawn, killed and reaped in `stop()`.
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
 
     /// Starts `arguments` with standard output and error going to `outputPath`.
-    init(_ arguments: [String], outputPath: String) throws {
+    public init(_ arguments: [String], outputPath: String) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -39,7 +38,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within two seconds; always reaped.
-    func stop() {
+    public func stop() {
         kill(self.pid, SIGTERM)
         var status: Int32 = 0
         for _ in 0..<100 {
@@ -52,7 +51,7 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// A free TCP port on 127.0.0.1 (bound once, then released).
-func freePort() throws -> Int {
+public func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
@@ -68,7 +67,7 @@ func freePort() throws -> Int {
 }
 
 /// Whether something accepts TCP connections on the port.
-func isListening(_ port: Int) -> Bool {
+public func isListening(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
@@ -81,19 +80,21 @@ func isListening(_ port: Int) -> Bool {
 }
 
 /// `git daemon` serving a directory over git://.
-final class GitDaemon: @unchecked Sendable {
-    let process: ChildProcess
-    let port: Int
+public final class GitDaemon: @unchecked Sendable {
+    public let process: ChildProcess
+    public let port: Int
 
-    init(serving directory: URL) throws {
+    /// - Parameters:
+    ///   - allowPush: enable `receive-pack`, so clients can push.
+    public init(serving directory: URL, allowPush: Bool = false) throws {
         self.port = try freePort()
         // The daemon itself, not the `git daemon` wrapper, so that stopping it stops the server.
         let daemon = try run(["git", "--exec-path"]) + "/git-daemon"
         self.process = try ChildProcess(
             [
                 daemon, "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=\(self.port)",
-                "--base-path=\(directory.path)", directory.path,
-            ],
+                "--base-path=\(directory.path)",
+            ] + (allowPush ? ["--enable=receive-pack"] : []) + [directory.path],
             outputPath: directory.deletingLastPathComponent().appendingPathComponent("daemon.log").path
         )
         let deadline = Date().addingTimeInterval(10)
@@ -103,7 +104,7 @@ final class GitDaemon: @unchecked Sendable {
         }
     }
 
-    func url(_ name: String) -> String { "git://127.0.0.1:\(self.port)/\(name)" }
+    public func url(_ name: String) -> String { "git://127.0.0.1:\(self.port)/\(name)" }
 
     deinit {
         self.process.stop()
@@ -111,12 +112,12 @@ final class GitDaemon: @unchecked Sendable {
 }
 
 /// `git http-backend` behind basic auth (Fixtures/git-http-server.py).
-final class GitHTTPServer: @unchecked Sendable {
-    let process: ChildProcess
-    let port: Int
-    let log: URL
+public final class GitHTTPServer: @unchecked Sendable {
+    public let process: ChildProcess
+    public let port: Int
+    public let log: URL
 
-    init(serving directory: URL, username: String, password: String) throws {
+    public init(serving directory: URL, username: String, password: String) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/git-http-server.py")
         let base = directory.deletingLastPathComponent().appendingPathComponent("http-\(UUID().uuidString.prefix(6))")
         self.log = URL(fileURLWithPath: base.path + ".log")
@@ -137,10 +138,10 @@ final class GitHTTPServer: @unchecked Sendable {
         self.port = port!
     }
 
-    func url(_ name: String) -> String { "http://127.0.0.1:\(self.port)/\(name)" }
+    public func url(_ name: String) -> String { "http://127.0.0.1:\(self.port)/\(name)" }
 
     /// Requests that transferred objects: one per network fetch.
-    var uploadPackPosts: Int {
+    public var uploadPackPosts: Int {
         ((try? String(contentsOf: self.log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("POST") && $0.hasSuffix("git-upload-pack") }.count
     }
 

@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+import Synchronization
+import TributaryCore
+import TributaryGit
+import TributaryRender
+
+/// Reconciles apps: fetch the source, decide whether the app is touched, render, apply to the
+/// target, and describe the outcome as a sync event. Kafka-free, so it can be driven by the
+/// worker's consumer, its interval and retry timers, or a test.
+///
+/// One app never syncs twice at once (a per-app lock); at most `parallelism` apps sync at once.
+public final class SyncEngine: Sendable {
+    /// Why a sync runs; it becomes the event's `trigger`.
+    public enum Trigger: Sendable {
+        /// A push: sync if the app follows the ref and the diff touches its path.
+        case change(ChangeEvent, id: String)
+        /// The periodic reconcile: catch up with the ref if a webhook was missed, then check drift.
+        case interval
+        /// A retry after a failure, with the cause of the first attempt.
+        case retry
+    }
+
+    let configuration: TributaryConfiguration
+    let mirrors: GitMirrorCache
+    let targets: [String: any SyncTarget]
+    public let metrics: WorkerMetrics
+    private let states = Mutex<[String: AppState]>([:])
+    private let locks = KeyedAsyncLock()
+    private let limiter: AsyncSemaphore
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - parallelism: how many apps may sync at once.
+    /// - Throws: `SyncError` when a git destination's credentials cannot be resolved.
+    public init(configuration: TributaryConfiguration, mirrors: GitMirrorCache, parallelism: Int = 8, metrics: WorkerMetrics = WorkerMetrics(), logger: Logger) throws {
+        self.configuration = configuration
+        self.mirrors = mirrors
+        self.metrics = metrics
+        self.limiter = AsyncSemaphore(limit: parallelism)
+        self.logger = logger
+        var targets: [String: any SyncTarget] = [:]
+        for app in configuration.apps {
+            switch app.destination {
+            case .directory(let path):
+                targets[app.name] = DirectoryTarget(path: path)
+            case .git(let url, let branch, let path):
+                do {
+                    let remote = try GitRemote(url: url, repository: configuration.repository(for: url))
+                    targets[app.name] = GitBranchTarget(remote: remote, branch: branch, directory: path, mirrors: mirrors)
+                } catch let error as GitError {
+                    throw SyncError(code: .target, message: "app \(app.name): \(error.message)")
+                }
+            }
+        }
+        self.targets = targets
+    }
+
+    /// The apps that follow the ref a change pushed to, in configuration order.
+    public func apps(for change: ChangeEvent) -> [AppSettings] {
+        self.configuration.apps.filter { app in
+            guard let key = RepositoryKey(url: app.source.repoURL)?.rawValue ?? Optional(app.source.repoURL), key == change.repository.key else {
+                return false
+            }
+            return Self.follows(app.source.targetRevision, ref: change.ref)
+        }
+    }
+
+    /// Whether an app tracking `targetRevision` follows pushes to `ref`.
+    static func follows(_ targetRevision: String, ref: String) -> Bool {
+        if targetRevision == "HEAD" { return ref.hasPrefix("refs/heads/") }  // the default branch; checked after fetching
+        if Self.isCommitID(targetRevision) { return false }  // pinned
+        if targetRevision.hasPrefix("refs/") { return targetRevision == ref }
+        return ref == "refs/heads/\(targetRevision)" || ref == "refs/tags/\(targetRevision)"
+    }
+
+    static func isCommitID(_ text: String) -> Bool {
+        text.count == 40 && text.allSatisfy(\.isHexDigit)
+    }
+
+    /// Syncs every app a change concerns, in parallel, and returns one event per app.
+    public func handle(_ change: ChangeEvent, id: String) async -> [SyncEvent] {
+        await withTaskGroup(of: SyncEvent?.self) { group in
+            for app in self.apps(for: change) {
+                group.addTask { await self.sync(app, trigger: .change(change, id: id)) }
+            }
+            var events: [SyncEvent] = []
+            for await event in group { if let event { events.append(event) } }
+            return events.sorted { $0.app < $1.app }
+        }
+    }
+
+    /// Apps with a retry or an interval reconcile due, among `apps`.
+    public func dueWork(among apps: [AppSettings], now: ContinuousClock.Instant = .now) -> [(AppSettings, Trigger)] {
+        self.states.withLock { states in
+            apps.compactMap { app in
+                let state = states[app.name, default: AppState(nextInterval: now)]
+                if let retryAt = state.retryAt, retryAt <= now { return (app, .retry) }
+                if state.nextInterval <= now { return (app, .interval) }
+                return nil
+            }
+        }
+    }
+
+    /// Forgets timers for apps this worker no longer owns and makes newly owned apps due now, so a
+    /// worker that takes over an app reconciles it at once.
+    public func ownershipChanged(owned: [AppSettings], now: ContinuousClock.Instant = .now) {
+        let names = Set(owned.map(\.name))
+        self.states.withLock { states in
+            for name in states.keys where !names.contains(name) {
+                states[name]?.retryAt = nil
+                states[name]?.owned = false
+                // The new owner may sync meanwhile: read the target's inventory again when it comes back.
+                states[name]?.loaded = false
+            }
+            for name in names where states[name]?.owned != true {
+                states[name, default: AppState(nextInterval: now)].owned = true
+                states[name]?.nextInterval = now
+            }
+        }
+    }
+
+    /// Runs one reconcile of `app`: returns the events it produced (none when nothing happened).
+    public func sync(_ app: AppSettings, trigger: Trigger) async -> SyncEvent? {
+        await self.locks.withLock(app.name) {
+            await self.limiter.withPermit {
+                await self.reconcile(app, trigger: trigger)
+            }
+        }
+    }
+
+    /// The interval's second half: compare the target with its inventory; heal or report.
+    public func checkDrift(_ app: AppSettings) async -> SyncEvent? {
+        await self.locks.withLock(app.name) {
+            await self.limiter.withPermit {
+                await self.driftCheck(app)
+            }
+        }
+    }
+
+    func state(of app: String) -> AppState? {
+        self.states.withLock { $0[app] }
+    }
+
+    func updateState(of app: String, _ body: (inout AppState) -> Void) {
+        self.states.withLock { states in
+            body(&states[app, default: AppState(nextInterval: .now)])
+        }
+    }
+
+    var log: Logger { self.logger }
+}
+
+/// What the engine remembers about an app between syncs. The durable part — the last applied
+/// revision — lives in the target's inventory; this is a cache of it plus timers.
+struct AppState: Sendable {
+    /// Whether `synced` was read from the target since this worker (re)gained the app.
+    var loaded = false
+    /// The source revision the target holds.
+    var synced: String?
+    /// A later revision found not to touch the app.
+    var evaluated: String?
+    /// Consecutive failed attempts.
+    var failures = 0
+    /// The head that last failed, so the interval does not retry it forever.
+    var failedRevision: String?
+    var retryAt: ContinuousClock.Instant?
+    /// The push behind the failure being retried, for tracing.
+    var retryCause: Cause?
+    var nextInterval: ContinuousClock.Instant
+    /// The drift last reported, so a lasting drift is reported once.
+    var reportedDrift: DriftReport?
+    var owned = false
+    /// The last render used a kustomization, which may read outside the app's path.
+    var usesKustomization = false
+
+    init(nextInterval: ContinuousClock.Instant) {
+        self.nextInterval = nextInterval
+    }
+
+    struct Cause: Sendable {
+        var changeID: String
+        var deliveryID: String
+        var receivedAt: Date
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import TributaryCore
+import TributaryTestSupport
+@testable import TributarySync
+
+@Suite("Sync engine against a served repository", .timeLimit(.minutes(2)))
+struct SyncEngineTests {
+    let fixture: SyncFixture
+
+    init() throws {
+        self.fixture = try SyncFixture()
+    }
+
+    @Test func pushToAWatchedPathSyncsAndUntouchedAppsAreSkippedWithoutAWrite() async throws {
+        let first = try self.fixture.git.commit([
+            "apps/shop/config.yaml": SyncFixture.configMap("shop", "1"),
+            "apps/cart/config.yaml": SyncFixture.configMap("cart", "1"),
+        ])
+        let engine = try self.fixture.engine(try self.fixture.configuration(apps: [self.fixture.app("shop"), self.fixture.app("cart")]))
+        let initial = await engine.handle(self.fixture.change(after: first), id: "c1")
+        #expect(initial.map(\.phase) == [.succeeded, .succeeded])
+        #expect(initial[1].resources == .init(created: 1))
+        #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"1\"") == true)
+        let cartGeneration = try FileManager.default.destinationOfSymbolicLink(atPath: self.fixture.targetPath("cart"))
+
+        let second = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "2")])
+        let events = await engine.handle(self.fixture.change(after: second, before: first, delivery: "delivery-2"), id: "c2")
+        let byApp = Dictionary(uniqueKeysWithValues: events.map { ($0.app, $0) })
+        #expect(byApp["shop"]?.phase == .succeeded)
+        #expect(byApp["shop"]?.resources == .init(updated: 1))
+        #expect(byApp["shop"]?.revision == second)
+        #expect(byApp["shop"]?.previousRevision == first)
+        #expect(byApp["shop"]?.deliveryID == "delivery-2")
+        #expect(byApp["shop"]?.changeID == "c2")
+        #expect(byApp["shop"]?.timings != nil)
+        #expect(byApp["cart"]?.phase == .skipped)
+        #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"2\"") == true)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: self.fixture.targetPath("cart")) == cartGeneration)
+
+        // At-least-once: the same change again has no further effect.
+        let again = await engine.handle(self.fixture.change(after: second, before: first, delivery: "delivery-2"), id: "c2")
+        #expect(again.map(\.phase) == [.coalesced, .coalesced])
+        // An older change, overtaken by a newer synced revision, is coalesced too.
+        let older = await engine.handle(self.fixture.change(after: first), id: "c1")
+        #expect(older.first { $0.app == "shop" }?.phase == .coalesced)
+    }
+
+    @Test func aWorkerSyncsToTheHeadOfTheRefNotJustThePushedCommit() async throws {
+        let first = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
+        let second = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "2")])
+        let engine = try self.fixture.engine(try self.fixture.configuration(apps: [self.fixture.app("shop")]))
+        let events = await engine.handle(self.fixture.change(after: first), id: "c1")
+        #expect(events.first?.revision == second)
+        #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"2\"") == true)
+    }
+
+    @Test func malformedManifestFailsWithFileAndLineAndTheTargetKeepsItsLastGoodState() async throws {
+        let good = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
+        let engine = try self.fixture.engine(try self.fixture.configuration(apps: [self.fixture.app("shop")]))
+        _ = await engine.handle(self.fixture.change(after: good), id: "c1")
+        let bad = try self.fixture.git.commit([
+            "apps/shop/config.yaml": SyncFixture.configMap("shop", "2"),
+            "apps/shop/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: [unclosed\n",
+        ])
+        let events = await engine.handle(self.fixture.change(after: bad, before: good), id: "c2")
+        let failure = try #require(events.first)
+        #expect(failure.phase == .failed)
+        #expect(failure.error?.file == "apps/shop/bad.yaml")
+        #expect(failure.error?.line != nil)
+        #expect(failure.message?.hasPrefix("apps/shop/bad.yaml:") == true)
+        #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"1\"") == true)
+        #expect(try await DirectoryTarget(path: self.fixture.targetPath("shop")).inventory()?.revision == good)
+
+        // The failure is retried with the app's backoff (100 ms here), counting attempts.
+        try await waitUntil("the retry to fall due", timeout: .seconds(5)) {
+            engine.dueWork(among: engine.configuration.apps).contains { if case .retry = $0.1 { true } else { false } }
+        }
+        engine.scheduleNextInterval(for: engine.configuration.apps[0], trigger: .retry)
+        let retry = await engine.sync(engine.configuration.apps[0], trigger: .retry)
+        #expect(retry?.phase == .failed)
+        #expect(retry?.attempt == 2)
+        #expect(retry?.trigger == "retry")
+        #expect(retry?.deliveryID == events.first?.deliveryID)
+    }
+
+    @Test func anAppOutsideItsProjectIsRefusedWithAFailedEvent() async throws {
+        let commit = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
+        let projects = """
+            projects:
+              - name: locked
+                sourceRepos: ["https://git.example.com/acme/*"]
+                destinations: ["directory:\(self.fixture.targets.path)/*"]
+              - name: nowhere
+                sourceRepos: ["git://127.0.0.1:*/**"]
+                destinations: ["directory:/srv/rendered/*"]
+
+            """
+        let configuration = try self.fixture.configuration(
+            apps: [self.fixture.app("shop", project: "locked"), self.fixture.app("cart", path: "apps/shop", project: "nowhere")],
+            projects: projects
+        )
+        let events = try await self.fixture.engine(configuration).handle(self.fixture.change(after: commit), id: "c1")
+        #expect(events.map(\.phase) == [.failed, .failed])
+        #expect(events.first { $0.app == "shop" }?.message?.contains("does not allow source") == true)
+        #expect(events.first { $0.app == "cart" }?.message?.contains("does not allow destination") == true)
+        #expect(!FileManager.default.fileExists(atPath: self.fixture.targetPath("shop")))
+        // Refusals are not retried.
+        #expect(try self.fixture.engine(configuration).dueWork(among: []).isEmpty)
+    }
+
+    @Test func selfHealRestoresAHandEditedFileAndWithoutItDriftIsReportedOnce() async throws {
+        let commit = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
+        let configuration = try self.fixture.configuration(apps: [
+            self.fixture.app("shop", selfHeal: true),
+            self.fixture.app("cart", path: "apps/shop", selfHeal: false),
+        ])
+        let engine = try self.fixture.engine(configuration)
+        _ = await engine.handle(self.fixture.change(after: commit), id: "c1")
+        let file = "configmap_shop_shop.yaml"
+        for app in ["shop", "cart"] {
+            try Data("hand edited\n".utf8).write(to: URL(fileURLWithPath: "\(self.fixture.targetPath(app))/\(file)"))
+        }
+
+        let healed = await engine.checkDrift(configuration.app(named: "shop")!)
+        #expect(healed?.phase == .healed)
+        #expect(healed?.trigger == "self-heal")
+        #expect(healed?.resources?.updated == 1)
+        #expect(self.fixture.read("shop", file)?.contains("value: \"1\"") == true)
+
+        let drift = await engine.checkDrift(configuration.app(named: "cart")!)
+        #expect(drift?.phase == .driftDetected)
+        #expect(drift?.message?.contains(file) == true)
+        #expect(self.fixture.read("cart", file) == "hand edited\n")
+        #expect(await engine.checkDrift(configuration.app(named: "cart")!) == nil)
+    }
+}
