@@ -37,6 +37,22 @@ public final class ChildProcess: @unchecked Sendable {
         self.pid = pid
     }
 
+    /// Sends `signal` and waits up to `timeout` for the exit; returns the exit status (or
+    /// 128 + signal number), nil if it is still running.
+    public func signal(_ signal: Int32, waitingUpTo timeout: Duration) -> Int32? {
+        kill(self.pid, signal)
+        let deadline = ContinuousClock.now + timeout
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            if waitpid(self.pid, &status, WNOHANG) == self.pid {
+                let signalled = status & 0x7f
+                return signalled == 0 ? (status >> 8) & 0xff : 128 + signalled
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within two seconds; always reaped.
     public func stop() {
         kill(self.pid, SIGTERM)
