@@ -250,31 +250,16 @@ extension SyncEngine {
     }
 
     private func render(_ app: AppSettings, at revision: String, remote: GitRemote) async throws -> [Manifest] {
-        var files: [GitFile]
         do {
-            files = try await self.mirrors.files(at: revision, under: app.source.path, recursive: true, in: remote)
-            let usesKustomization = files.contains { Self.kustomizationNames.contains($0.path.split(separator: "/").last.map(String.init) ?? "") }
-            if usesKustomization {
-                // A kustomization may reach outside its directory; give it the whole tree.
-                files = try await self.mirrors.files(at: revision, under: "", recursive: true, in: remote)
-            }
-            self.updateState(of: app.name) { $0.usesKustomization = usesKustomization }
+            let rendered = try await AppRenderer.render(app, at: revision, in: remote, mirrors: self.mirrors)
+            self.updateState(of: app.name) { $0.usesKustomization = rendered.usesKustomization }
+            return rendered.manifests
         } catch let error as GitError {
             throw SyncError(code: .source, message: error.message)
-        }
-        let sources = files.map { SourceFile(path: $0.path, contents: $0.contents, isSymlink: $0.kind == .symlink) }
-        do {
-            return try ManifestRenderer.render(
-                directory: app.source.path,
-                files: sources,
-                options: RenderOptions(recurse: app.source.recurse, substitute: app.source.substitute)
-            )
         } catch let error as RenderError {
             throw SyncError(code: .render, message: error.description, sourceError: .init(file: error.file, line: error.line, message: error.message))
         }
     }
-
-    static let kustomizationNames: Set<String> = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
 
     static func syncError(_ error: any Error) -> SyncError {
         switch error {

@@ -4,6 +4,7 @@ import Logging
 import TributaryCore
 import TributaryGit
 import TributaryRender
+import TributarySync
 
 /// `tributary render`: the manifests of an app at a revision, exactly as a worker would apply them.
 struct RenderCommand: AsyncParsableCommand {
@@ -40,12 +41,7 @@ struct RenderCommand: AsyncParsableCommand {
             let remote = try GitRemote(url: app.source.repoURL, repository: configuration.repository(for: app.source.repoURL))
             let cache = GitMirrorCache(directory: URL(fileURLWithPath: self.dataDir).appendingPathComponent("mirrors"), logger: logger)
             let commit = try await cache.fetchHead(of: self.revision ?? app.source.targetRevision, in: remote)
-            let files = try await cache.files(at: commit, under: app.source.path, recursive: true, in: remote)
-            let manifests = try ManifestRenderer.render(
-                directory: app.source.path,
-                files: files.map { SourceFile(path: $0.path, contents: $0.contents, isSymlink: $0.kind == .symlink) },
-                options: RenderOptions(recurse: app.source.recurse, substitute: app.source.substitute)
-            )
+            let manifests = try await AppRenderer.render(app, at: commit, in: remote, mirrors: cache).manifests
             try self.write(manifests, commit: commit)
         } catch let error as ConfigurationError {
             throw Failure(message: "\(error)")

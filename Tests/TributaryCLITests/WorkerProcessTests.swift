@@ -215,6 +215,10 @@ final class WorkerProcessTests {
                 partition = report.partition
                 if index == 5 {
                     try await waitUntil("a first sync event", timeout: .seconds(30)) { !log.deliveries.isEmpty }
+                    let metrics = try run(["curl", "-sf", "http://127.0.0.1:\(worker.port)/metrics"])
+                    let succeeded = metrics.split(separator: "\n").first { $0.hasPrefix("tributary_worker_syncs_total{outcome=\"succeeded\"}") }
+                    #expect((succeeded?.split(separator: " ").last).flatMap { Int($0) } ?? 0 >= 1, "\(metrics)")
+                    #expect(metrics.contains("tributary_worker_stage_seconds_count{stage=\"render\"}"))
                     #expect(worker.process.signal(SIGTERM, waitingUpTo: .seconds(15)) == 0)
                 }
             }
