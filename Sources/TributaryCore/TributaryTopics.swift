@@ -16,6 +16,11 @@ public struct TributaryTopics: Hashable, Sendable {
     /// Dead letters: notifications (and other records) that could not be handled, with the reason.
     public var deadLetters: String { "\(self.prefix).dlq" }
 
+    /// The notifier's delivery ledger: one record per notification delivered (or dead-lettered),
+    /// keyed by its deduplication key, written to the partition of the notification it records.
+    /// Create it compacted (`cleanup.policy=compact`) with the partition count of `notifications`.
+    public var delivered: String { "\(self.prefix).delivered" }
+
     /// Every topic, in pipeline order.
-    public var all: [String] { [self.changes, self.sync, self.notifications, self.deadLetters] }
+    public var all: [String] { [self.changes, self.sync, self.notifications, self.delivered, self.deadLetters] }
 }

@@ -119,6 +119,30 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Reads `partitions` from their given offsets (`.beginning`, say) without group management: for
+    /// a consumer that rebuilds state from a topic rather than sharing work. Do not also subscribe.
+    ///
+    /// - Throws: `KafkaError` when librdkafka rejects the assignment.
+    public func assign(_ partitions: [KafkaTopicPartition]) throws {
+        guard !self.isClosed.isSet else { throw KafkaError.shutDown() }
+        let error = KafkaTopicPartition.withPartitionList(partitions) { rd_kafka_assign(self.client.handle, $0) }
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdKafka: error, context: "cannot assign partitions") }
+    }
+
+    /// The first offset still held and the offset the next message will get.
+    ///
+    /// - Throws: `KafkaError` when the partition leader does not answer within `timeout`.
+    public func watermarks(topic: String, partition: KafkaPartition, timeout: Duration = .seconds(10)) async throws -> (low: KafkaOffset, high: KafkaOffset) {
+        let client = self.client
+        return try await self.blockingQueue.run {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let error = rd_kafka_query_watermark_offsets(client.handle, topic, partition.rawValue, &low, &high, Int32(clamping: timeout.milliseconds))
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdKafka: error, context: "cannot read the offsets of \(topic)/\(partition)") }
+            return (KafkaOffset(rawValue: low), KafkaOffset(rawValue: high))
+        }
+    }
+
     /// The partitions currently assigned to this member.
     public func assignment() throws -> [KafkaTopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?

@@ -82,27 +82,9 @@ public final class SyncWorker: Service, Sendable {
     // MARK: Changes
 
     private func consume(_ consumer: KafkaConsumer) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var partitions: [KafkaPartition: AsyncStream<KafkaConsumerMessage>.Continuation] = [:]
-            defer { partitions.values.forEach { $0.finish() } }
-            for try await message in consumer.messages.cancelOnGracefulShutdown() {
-                if partitions[message.partition] == nil {
-                    // One task per partition: changes of a partition in order, partitions in parallel.
-                    let (stream, continuation) = AsyncStream.makeStream(of: KafkaConsumerMessage.self)
-                    partitions[message.partition] = continuation
-                    group.addTask {
-                        for await message in stream {
-                            if self.stopping.load(ordering: .relaxed) { break }
-                            await self.process(message, consumer: consumer)
-                        }
-                    }
-                }
-                partitions[message.partition]?.yield(message)
-            }
-            // Changes read but not started stay uncommitted and are read again after a restart.
-            self.stopping.store(true, ordering: .relaxed)
-            partitions.values.forEach { $0.finish() }
-            try await group.waitForAll()
+        try await consumer.forEachMessageByPartition { message in
+            if self.stopping.load(ordering: .relaxed) { return }
+            await self.process(message, consumer: consumer)
         }
     }
 

@@ -44,12 +44,6 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-/// A command whose service arrives with a later release.
-struct NotAvailableYet: Error, CustomStringConvertible {
-    var command: String
-    var description: String { "tributary \(self.command) is not available in this build yet" }
-}
-
 /// Writes a line to standard output and flushes it at once, so scripts reading a pipe see it.
 func printLine(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))

@@ -8,7 +8,7 @@ import TributaryKafka
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run the embedded broker, the listener and a worker in one process."
+        abstract: "Run the embedded broker, the listener, a worker and the notifier in one process."
     )
 
     @OptionGroup var options: CommonOptions
@@ -30,6 +30,9 @@ struct DevCommand: AsyncParsableCommand {
         services += try ListenerServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)
         if !configuration.apps.isEmpty {
             services += try WorkerServices.make(configuration: configuration, options: self.worker, bootstrapServers: connection.bootstrapServers, logger: logger)
+        }
+        if !configuration.notifications.subscriptions.isEmpty {
+            services += try NotifierServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)
         }
         printLine("BOOTSTRAP=\(connection.bootstrapServers)")
         logger.info(

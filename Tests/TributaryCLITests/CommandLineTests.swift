@@ -63,10 +63,4 @@ struct CommandLineTests {
         #expect(stopped.status == 0)
         #expect(stopped.stdout.contains("BOOTSTRAP=\(bootstrap)"))
     }
-
-    @Test func commandsOfLaterReleasesFailLoudly() async throws {
-        let result = try await TributaryProcess(["notify"]).finish()
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("not available"))
-    }
 }

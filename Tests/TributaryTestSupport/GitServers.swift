@@ -140,18 +140,7 @@ public final class GitHTTPServer: @unchecked Sendable {
         let output = base.path + ".out"
         FileManager.default.createFile(atPath: self.log.path, contents: nil)
         self.process = try ChildProcess(["python3", script.path, directory.path, username, password, self.log.path], outputPath: output)
-        let deadline = Date().addingTimeInterval(10)
-        var port: Int?
-        while port == nil {
-            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-            port = text.split(separator: "\n").first { $0.hasPrefix("PORT=") }.flatMap { Int($0.dropFirst(5)) }
-            guard port != nil || Date() < deadline else {
-                self.process.stop()
-                throw CommandFailed(command: "git-http-server.py", output: text)
-            }
-            usleep(20_000)
-        }
-        self.port = port!
+        self.port = try waitForPort(in: output, process: self.process, name: "git-http-server.py")
     }
 
     public func url(_ name: String) -> String { "http://127.0.0.1:\(self.port)/\(name)" }
@@ -163,5 +152,85 @@ public final class GitHTTPServer: @unchecked Sendable {
 
     deinit {
         self.process.stop()
+    }
+}
+
+/// `Fixtures/http-receiver.py`: a Slack- or webhook-style receiver that records what it is sent.
+public final class HTTPReceiver: @unchecked Sendable {
+    public let process: ChildProcess
+    public let port: Int
+    public let log: URL
+
+    /// - Parameters:
+    ///   - statuses: answers for the first requests, then 200.
+    public init(directory: URL, statuses: [Int] = []) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/http-receiver.py")
+        let base = directory.appendingPathComponent("receiver-\(UUID().uuidString.prefix(6))")
+        self.log = URL(fileURLWithPath: base.path + ".jsonl")
+        FileManager.default.createFile(atPath: self.log.path, contents: nil)
+        let output = base.path + ".out"
+        self.process = try ChildProcess(["python3", script.path, self.log.path, statuses.map(String.init).joined(separator: ",")], outputPath: output)
+        self.port = try waitForPort(in: output, process: self.process, name: "http-receiver.py")
+    }
+
+    public var url: String { "http://127.0.0.1:\(self.port)/hook" }
+
+    /// Every request received, in order: status answered, headers (lower-cased names), body.
+    public var requests: [(status: Int, headers: [String: String], body: String)] {
+        ((try? String(contentsOf: self.log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            let headers = (object["headers"] as? [String: String] ?? [:]).reduce(into: [String: String]()) { $0[$1.key.lowercased()] = $1.value }
+            return (object["status"] as? Int ?? 0, headers, object["body"] as? String ?? "")
+        }
+    }
+
+    deinit {
+        self.process.stop()
+    }
+}
+
+/// Debian's aiosmtpd (`python3-aiosmtpd`), storing each message in a maildir.
+public final class SMTPServer: @unchecked Sendable {
+    public let process: ChildProcess
+    public let port: Int
+    public let maildir: URL
+
+    public init(directory: URL) throws {
+        self.port = try freePort()
+        self.maildir = directory.appendingPathComponent("maildir-\(UUID().uuidString.prefix(6))")
+        self.process = try ChildProcess(
+            ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(self.port)", "-c", "aiosmtpd.handlers.Mailbox", self.maildir.path],
+            outputPath: directory.appendingPathComponent("smtp-\(self.port).log").path
+        )
+        let deadline = Date().addingTimeInterval(15)
+        while !isListening(self.port) {
+            guard Date() < deadline else { throw CommandFailed(command: "aiosmtpd", output: "did not start (is python3-aiosmtpd installed?)") }
+            usleep(50_000)
+        }
+    }
+
+    /// The messages received, as raw RFC 5322 text.
+    public var messages: [String] {
+        let new = self.maildir.appendingPathComponent("new")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: new.path)) ?? []
+        return names.sorted().compactMap { try? String(contentsOf: new.appendingPathComponent($0), encoding: .utf8) }
+    }
+
+    deinit {
+        self.process.stop()
+    }
+}
+
+/// Reads `PORT=<n>` from a child's output file.
+func waitForPort(in output: String, process: ChildProcess, name: String) throws -> Int {
+    let deadline = Date().addingTimeInterval(10)
+    while true {
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        if let port = text.split(separator: "\n").first(where: { $0.hasPrefix("PORT=") }).flatMap({ Int($0.dropFirst(5)) }) { return port }
+        guard Date() < deadline else {
+            process.stop()
+            throw CommandFailed(command: name, output: text)
+        }
+        usleep(20_000)
     }
 }

@@ -14,6 +14,8 @@ public struct TributaryConfiguration: Sendable {
     public var projects: [ProjectSettings] = []
     /// `apps`: what to render and where to sync it.
     public var apps: [AppSettings] = []
+    /// `sinks`, `triggers`, `subscriptions`, `templates`: notifications.
+    public var notifications = NotificationSettings()
     /// Sections this version reads but does not act on yet, with a note each (printed by `check`).
     public var warnings: [String]
 
@@ -50,6 +52,7 @@ public struct TributaryConfiguration: Sendable {
             throw ConfigurationError(yamlError: error, file: file)
         }
         var configuration = TributaryConfiguration(file: file)
+        var subscriptionNodes: [ConfigurationNode] = []
         let document = try ConfigurationNode(node: root, file: file, path: "").mapping(allowedKeys: Self.topLevelKeys)
         // In file order, so the first error reported is the first in the file.
         for (key, node) in document.entries where !node.isNull {
@@ -67,12 +70,30 @@ public struct TributaryConfiguration: Sendable {
                     }
                     configuration.apps.append(app)
                 }
-            default:
-                let entries = try node.sequence()
-                for entry in entries { _ = try entry.mapping(allowedKeys: nil) }
-                if !entries.isEmpty {
-                    configuration.warnings.append("\(file):\(node.line ?? 0): \(key): read but not used yet by this version")
+            case "sinks":
+                for entry in try node.sequence() {
+                    let sink = try SinkSettings(node: entry)
+                    guard configuration.notifications.sink(named: sink.name) == nil else { throw entry.error("sink \(sink.name) is declared twice") }
+                    configuration.notifications.sinks.append(sink)
                 }
+            case "triggers":
+                configuration.notifications.triggers = try node.sequence().map(TriggerSettings.init(node:))
+            case "subscriptions":
+                configuration.notifications.subscriptions = try node.sequence().map(SubscriptionSettings.init(node:))
+                subscriptionNodes = try node.sequence()
+            default:
+                for (trigger, template) in try node.mapping(allowedKeys: Set(NotificationSettings.builtInTriggers.keys)).entries {
+                    configuration.notifications.templates[trigger] = try TemplateSettings(node: template)
+                }
+            }
+        }
+        // Subscriptions may name sinks declared after them: check once everything is read.
+        for (subscription, node) in zip(configuration.notifications.subscriptions, subscriptionNodes) {
+            for sink in subscription.sinks where configuration.notifications.sink(named: sink) == nil {
+                throw node.error("no sink named \(sink)")
+            }
+            for trigger in subscription.triggers where configuration.notifications.trigger(named: trigger) == nil {
+                throw node.error("no trigger named \(trigger); triggers are \(NotificationSettings.builtInTriggers.keys.sorted().joined(separator: ", "))")
             }
         }
         for app in configuration.apps where configuration.project(named: app.project) == nil {
@@ -97,8 +118,7 @@ public struct TributaryConfiguration: Sendable {
         return self.repositories.first { $0.url == url || (key != nil && RepositoryKey(url: $0.url) == key) }
     }
 
-    static let laterSections = ["sinks", "triggers", "subscriptions", "templates"]
-    static let topLevelKeys: Set<String> = Set(["kafka", "listener", "webhooks", "repositories", "projects", "apps"] + laterSections)
+    static let topLevelKeys: Set<String> = ["kafka", "listener", "webhooks", "repositories", "projects", "apps", "sinks", "triggers", "subscriptions", "templates"]
 }
 
 extension ConfigurationError {

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import Synchronization
+import TributaryCore
+import TributaryKafka
+
+/// One partition of `<prefix>.delivered`: which notifications are done, and when each (sink,
+/// app, trigger) was last delivered (for `minInterval`).
+final class DeliveryLedger: Sendable {
+    enum Outcome: String, Codable, Sendable {
+        case delivered
+        case deadLettered = "dead-lettered"
+        /// Within the trigger's `minInterval` of the previous one.
+        case suppressed
+    }
+
+    struct Entry: Codable, Sendable {
+        var sink: String
+        var app: String
+        var trigger: String
+        var revision: String
+        var outcome: Outcome
+        var at: Date
+    }
+
+    private struct State {
+        var done: Set<String> = []
+        var lastDelivered: [String: Date] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func contains(_ key: String) -> Bool {
+        self.state.withLock { $0.done.contains(key) }
+    }
+
+    func lastDelivered(sink: String, app: String, trigger: String) -> Date? {
+        self.state.withLock { $0.lastDelivered["\(sink)/\(app)/\(trigger)"] }
+    }
+
+    func add(_ key: String, _ entry: Entry) {
+        self.state.withLock { state in
+            state.done.insert(key)
+            if entry.outcome == .delivered {
+                let slot = "\(entry.sink)/\(entry.app)/\(entry.trigger)"
+                state.lastDelivered[slot] = max(state.lastDelivered[slot] ?? .distantPast, entry.at)
+            }
+        }
+    }
+
+    /// Reads a ledger partition from its first record to its end.
+    static func load(topic: String, partition: KafkaPartition, kafka: KafkaConfiguration, logger: Logger) async throws -> DeliveryLedger {
+        let ledger = DeliveryLedger()
+        // A throwaway group id: this reader is assigned its partition and never commits.
+        var configuration = KafkaConsumerConfiguration(kafka: kafka, groupID: "tributary-ledger-reader-\(UUID().uuidString.prefix(8).lowercased())")
+        configuration.autoOffsetReset = .earliest
+        let reader = try KafkaConsumer(configuration: configuration, logger: logger)
+        let (low, high) = try await reader.watermarks(topic: topic, partition: partition)
+        if high.rawValue > low.rawValue {
+            try reader.assign([KafkaTopicPartition(topic: topic, partition: partition, offset: .beginning)])
+            for try await message in reader.messages {
+                if let value = message.value, let key = message.keyString, let entry = try? TributaryJSON.decode(Entry.self, from: Data(value)) {
+                    ledger.add(key, entry)
+                }
+                if message.offset.rawValue >= high.rawValue - 1 { break }
+            }
+        }
+        await reader.close()
+        logger.debug("Delivery ledger read", metadata: ["partition": "\(partition)", "records": "\(high.rawValue - low.rawValue)"])
+        return ledger
+    }
+}
