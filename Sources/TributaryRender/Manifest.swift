@@ -7,7 +7,8 @@ public struct Manifest: Hashable, Sendable {
     public var name: String
     /// `argocd.argoproj.io/sync-wave` or `tributary.dev/sync-wave`; 0 when absent.
     public var syncWave: Int
-    /// The resource as YAML, keys in source order.
+    /// The resource as YAML: for plain manifests keys in source order; for a kustomization as
+    /// `kustomize build` prints it (sorted keys, block style), so the two can be diffed.
     public var yaml: String
     /// The file it came from, from the repository root.
     public var file: String

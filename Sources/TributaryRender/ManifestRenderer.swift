@@ -29,11 +29,14 @@ public struct RenderOptions: Hashable, Sendable {
     }
 }
 
-/// Renders a directory of plain manifests: multi-document YAML and JSON, validated and ordered as
+/// Renders an app's directory: a kustomization when the directory has one (see `Kustomizer`),
+/// otherwise its plain manifests (multi-document YAML and JSON). Either way validated and ordered as
 /// they will be applied. Pure and deterministic: the same files give byte-identical output.
 public enum ManifestRenderer {
     static let manifestExtensions = [".yaml", ".yml", ".json"]
     static let kustomizationNames: Set<String> = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+    /// Later keys win.
+    static let syncWaveAnnotations = ["argocd.argoproj.io/sync-wave", "tributary.dev/sync-wave"]
 
     /// Renders the manifests under `directory`.
     ///
@@ -43,32 +46,39 @@ public enum ManifestRenderer {
     public static func render(directory: String, files: [SourceFile], options: RenderOptions) throws -> [Manifest] {
         let prefix = Self.normalizedPrefix(directory)
         let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        if Self.kustomizationNames.contains(where: { byPath[prefix + $0] != nil }) {
+            return try Self.checkedAndOrdered(Self.renderKustomization(directory: String(prefix.dropLast()), files: files, options: options))
+        }
         var selected: [SourceFile] = []
         for file in files.sorted(by: { $0.path < $1.path }) where file.path.hasPrefix(prefix) {
             let relative = file.path.dropFirst(prefix.count)
             if !options.recurse && relative.contains("/") { continue }
             let name = relative.split(separator: "/").last.map(String.init) ?? ""
             if Self.kustomizationNames.contains(name) {
-                throw RenderError(file: file.path, message: "kustomization files are not supported by this version; render plain manifests or wait for the Kustomize subset")
+                // Rendering it as plain files would drop its transformations; rendering it as a
+                // kustomization would ignore the files around it. Neither is what the author meant.
+                throw RenderError(file: file.path, message: "a kustomization below a plain app directory is not rendered; point the app's path at its directory, or add a kustomization at the app's root that lists it")
             }
             guard Self.manifestExtensions.contains(where: { name.hasSuffix($0) }) else { continue }
             selected.append(try Self.resolvingSymlink(file, in: byPath))
         }
-
         var manifests: [Manifest] = []
+        for file in selected { manifests += try Self.manifests(in: file, options: options) }
+        return try Self.checkedAndOrdered(manifests)
+    }
+
+    /// Refuses two resources with one identity, then sorts into apply order.
+    private static func checkedAndOrdered(_ manifests: [Manifest]) throws -> [Manifest] {
         var seen: [String: String] = [:]
-        for file in selected {
-            for manifest in try Self.manifests(in: file, options: options) {
-                if let first = seen[manifest.identity] {
-                    throw RenderError(
-                        file: file.path,
-                        line: manifest.line,
-                        message: "duplicate resource \(manifest.kind) \(manifest.namespace.isEmpty ? "" : manifest.namespace + "/")\(manifest.name) (also at \(first))"
-                    )
-                }
-                seen[manifest.identity] = manifest.source
-                manifests.append(manifest)
+        for manifest in manifests {
+            if let first = seen[manifest.identity] {
+                throw RenderError(
+                    file: manifest.file,
+                    line: manifest.line,
+                    message: "duplicate resource \(manifest.kind) \(manifest.namespace.isEmpty ? "" : manifest.namespace + "/")\(manifest.name) (also at \(first))"
+                )
             }
+            seen[manifest.identity] = manifest.source
         }
         return manifests.sorted(by: Self.applyOrder)
     }
@@ -100,6 +110,13 @@ public enum ManifestRenderer {
 
     private static func manifests(in file: SourceFile, options: RenderOptions) throws -> [Manifest] {
         let text = try Substitution.apply(options.substitute, to: String(decoding: file.contents, as: UTF8.self), file: file.path)
+        return try Self.manifests(parsing: text, file: file.path, reserialize: true)
+    }
+
+    /// The manifests of YAML text. With `reserialize` false each manifest keeps the text as given
+    /// (it must then hold one document).
+    static func manifests(parsing text: String, file: String, reserialize: Bool) throws -> [Manifest] {
+        let file = SourceFile(path: file, contents: [])
         var documents: [Node] = []
         do {
             // Parser.nextRoot rather than compose_all: iterating compose_all's sequence drops errors.
@@ -129,7 +146,7 @@ public enum ManifestRenderer {
             let namespace = metadata["namespace"]?.string ?? ""
             var wave = 0
             if case .mapping(let annotations)? = metadata["annotations"] {
-                for key in ["argocd.argoproj.io/sync-wave", "tributary.dev/sync-wave"] {
+                for key in Self.syncWaveAnnotations {
                     guard let value = annotations[key] else { continue }
                     guard let number = value.string.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
                         throw RenderError(file: file.path, line: value.mark?.line, message: "\(key) must be a whole number")
@@ -137,7 +154,7 @@ public enum ManifestRenderer {
                     wave = number
                 }
             }
-            let yaml = try Yams.serialize(node: document, sortKeys: false)
+            let yaml = reserialize ? try Yams.serialize(node: document, sortKeys: false) : text
             return Manifest(
                 apiVersion: apiVersion, kind: kind, namespace: namespace, name: name, syncWave: wave, yaml: yaml,
                 file: file.path, line: line ?? 1

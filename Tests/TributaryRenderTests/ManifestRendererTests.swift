@@ -116,9 +116,14 @@ struct ManifestRendererTests {
         #expect(error?.message == "symlink escapes the repository")
     }
 
-    @Test func kustomizationIsRefusedRatherThanIgnored() {
-        let files = [Self.file("app/kustomization.yaml", "resources: [a.yaml]\n"), Self.file("app/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")]
-        let error = #expect(throws: RenderError.self) { try ManifestRenderer.render(directory: "app", files: files, options: .init()) }
-        #expect(error?.file == "app/kustomization.yaml")
+    @Test func kustomizationBelowAPlainDirectoryIsRefusedRatherThanIgnored() throws {
+        let files = [
+            Self.file("app/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"),
+            Self.file("app/sub/kustomization.yaml", "resources: [b.yaml]\n"),
+            Self.file("app/sub/b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"),
+        ]
+        let error = #expect(throws: RenderError.self) { try ManifestRenderer.render(directory: "app", files: files, options: .init(recurse: true)) }
+        #expect(error?.file == "app/sub/kustomization.yaml")
+        #expect(try ManifestRenderer.render(directory: "app", files: files, options: .init()).map(\.name) == ["a"])
     }
 }
