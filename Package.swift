@@ -158,6 +158,7 @@ let package = Package(
                 "TributaryCore",
                 "TributaryKafka",
                 "TributaryTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

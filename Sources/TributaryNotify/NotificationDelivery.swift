@@ -103,7 +103,7 @@ public final class NotificationDelivery: Service, Sendable {
             event = try CloudEvent(kafkaMessage: message)
             notification = try event.decodePayload(as: NotificationEvent.self)
         } catch {
-            await self.deadLetter(value: message.value, key: message.keyString, reason: "undecodable notification event: \(error)")
+            await self.deadLetter(message, reason: "undecodable notification event: \(error)")
             return true
         }
         let key = notification.deduplicationKey
@@ -120,7 +120,7 @@ public final class NotificationDelivery: Service, Sendable {
             return await self.record(.suppressed, for: notification, partition: message.partition, ledger: ledger)
         }
         guard let sink = self.sinks[notification.sink] else {
-            await self.deadLetter(value: message.value, key: message.keyString, reason: "no sink named \(notification.sink) in this configuration")
+            await self.deadLetter(message, reason: "no sink named \(notification.sink) in this configuration")
             return await self.record(.deadLettered, for: notification, partition: message.partition, ledger: ledger)
         }
         let configuration = self.settings.sink(named: notification.sink)!
@@ -137,7 +137,7 @@ public final class NotificationDelivery: Service, Sendable {
                 guard failure.isRetryable, attempt <= configuration.retryLimit else {
                     self.metrics.record("dead-lettered")
                     let reason = "\(failure.message) after \(attempt) attempt\(attempt == 1 ? "" : "s")"
-                    await self.deadLetter(value: message.value, key: message.keyString, reason: reason)
+                    await self.deadLetter(message, reason: reason)
                     return await self.record(.deadLettered, for: notification, partition: message.partition, ledger: ledger)
                 }
                 let backoff = min(configuration.retryBackoff * (1 << min(attempt - 1, 20)), configuration.retryMaxBackoff)
@@ -182,13 +182,17 @@ public final class NotificationDelivery: Service, Sendable {
         }
     }
 
-    private func deadLetter(value: [UInt8]?, key: String?, reason: String) async {
+    /// Copies the record — CloudEvent headers included — to `<prefix>.dlq`, with the reason.
+    private func deadLetter(_ original: KafkaConsumerMessage, reason: String) async {
         self.logger.error("Notification moved to the dead-letter topic", metadata: ["reason": "\(reason)"])
         let message = KafkaProducerMessage(
             topic: self.topics.deadLetters,
-            key: key,
-            value: value,
-            headers: [KafkaHeader(key: "tributary_dlq_reason", value: reason), KafkaHeader(key: "tributary_dlq_source", value: self.topics.notifications)]
+            key: original.key,
+            value: original.value,
+            headers: original.headers + [
+                KafkaHeader(key: "tributary_dlq_reason", value: reason),
+                KafkaHeader(key: "tributary_dlq_source", value: "\(original.topic)/\(original.partition)/\(original.offset)"),
+            ]
         )
         _ = try? await self.producer.deliver(message)
     }

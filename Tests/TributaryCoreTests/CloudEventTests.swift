@@ -93,7 +93,7 @@ struct CloudEventTests {
     }
 
     @Test func topicsUseTheConfiguredPrefix() {
-        #expect(TributaryTopics().all == ["tributary.changes", "tributary.sync", "tributary.notifications", "tributary.dlq"])
+        #expect(TributaryTopics().all == ["tributary.changes", "tributary.sync", "tributary.notifications", "tributary.delivered", "tributary.dlq"])
         #expect(TributaryTopics(prefix: "prod").deadLetters == "prod.dlq")
     }
 }
