@@ -8,9 +8,17 @@ public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codabl
     /// Normalises a clone URL or a key: `https://user@Host:8443/Org/Repo.git`, `git@host:org/repo.git`,
     /// `ssh://git@host:7999/org/repo`, `host/org/repo` all work.
     ///
+    /// Local repositories — `file://` URLs and paths starting with `/`, `./` or `../`, as used in
+    /// development — get the key `local/<path>`.
+    ///
     /// - Returns: `nil` when no host and path can be found.
     public init?(url: String) {
-        var rest = Substring(url.trimmingCharacters(in: .whitespacesAndNewlines))
+        let trimmed = url.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let local = Self.localKey(trimmed) {
+            self.rawValue = local
+            return
+        }
+        var rest = Substring(trimmed)
         if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<query] }
         var scpLike = false
         if let scheme = rest.range(of: "://") {
@@ -32,6 +40,16 @@ public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codabl
         while path.hasPrefix("/") { path = path.dropFirst() }
         guard !authority.isEmpty, !path.isEmpty else { return nil }
         self.rawValue = "\(authority)/\(path)".lowercased()
+    }
+
+    private static func localKey(_ url: String) -> String? {
+        guard url.hasPrefix("file://") || url.hasPrefix("/") || url.hasPrefix("./") || url.hasPrefix("../") else { return nil }
+        var path = Substring(url.hasPrefix("file://") ? String(url.dropFirst(7)) : url)
+        while path.hasSuffix("/") { path = path.dropLast() }
+        if path.hasSuffix(".git") { path = path.dropLast(4) }
+        while path.hasPrefix("./") { path = path.dropFirst(2) }
+        while path.hasPrefix("/") { path = path.dropFirst() }
+        return path.isEmpty ? nil : "local/\(path)".lowercased()
     }
 
     public var description: String { self.rawValue }

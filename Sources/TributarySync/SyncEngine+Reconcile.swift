@@ -240,13 +240,25 @@ extension SyncEngine {
         if old == new { return false }
         let changes: [GitChange]
         do {
-            changes = try await self.mirrors.changes(from: old, to: new, in: remote)
+            changes = try await self.changes(from: old, to: new, in: remote)
         } catch {
             return true  // the old revision is gone (force-push): render to be sure
         }
         if self.state(of: app.name)?.usesKustomization == true { return !changes.isEmpty }
         let prefix = Self.directoryPrefix(app.source.path)
         return changes.contains { $0.path.hasPrefix(prefix) || $0.oldPath.hasPrefix(prefix) }
+    }
+
+    /// The tree diff between two commits, computed once for all the apps of a monorepo push.
+    private func changes(from old: String, to new: String, in remote: GitRemote) async throws -> [GitChange] {
+        let key = "\(remote.url) \(old) \(new)"
+        if let cached = self.diffs.withLock({ $0[key] }) { return cached }
+        let changes = try await self.mirrors.changes(from: old, to: new, in: remote)
+        self.diffs.withLock { diffs in
+            if diffs.count >= 64 { diffs.removeAll() }
+            diffs[key] = changes
+        }
+        return changes
     }
 
     private func render(_ app: AppSettings, at revision: String, remote: GitRemote) async throws -> [Manifest] {

@@ -26,6 +26,8 @@ public final class SyncEngine: Sendable {
     let targets: [String: any SyncTarget]
     public let metrics: WorkerMetrics
     private let states = Mutex<[String: AppState]>([:])
+    /// Recent tree diffs by `url old new`: one push to a monorepo is diffed once, not once per app.
+    let diffs = Mutex<[String: [GitChange]]>([:])
     private let locks = KeyedAsyncLock()
     private let limiter: AsyncSemaphore
     private let logger: Logger

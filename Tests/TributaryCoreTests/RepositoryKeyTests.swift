@@ -22,6 +22,13 @@ struct RepositoryKeyTests {
         #expect(RepositoryKey(url: "") == nil)
     }
 
+    @Test func localRepositoriesAreKeyedByPath() {
+        #expect(RepositoryKey(url: "./.tributary/dev/infra.git")?.rawValue == "local/.tributary/dev/infra")
+        #expect(RepositoryKey(url: "file:///srv/git/Infra.git/")?.rawValue == "local/srv/git/infra")
+        #expect(RepositoryKey(url: "/srv/git/infra")?.rawValue == "local/srv/git/infra")
+        #expect(RepositoryKey(url: "file://") == nil)
+    }
+
     @Test func globsMatchWithinAndAcrossSegments() {
         #expect(Glob("github.com/acme/*").matches("github.com/acme/infra"))
         #expect(!Glob("github.com/acme/*").matches("github.com/acme/group/infra"))

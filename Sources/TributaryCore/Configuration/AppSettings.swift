@@ -14,7 +14,7 @@ public struct RepositorySettings: Sendable {
     init(node: ConfigurationNode) throws {
         let mapping = try node.mapping(allowedKeys: ["url", "auth"])
         self.url = try mapping.required("url").string()
-        guard RepositoryKey(url: self.url) != nil || self.url.hasPrefix("file://") || self.url.hasPrefix("/") else {
+        guard RepositoryKey(url: self.url) != nil else {
             throw try mapping.required("url").error("not a repository URL")
         }
         if let auth = mapping["auth"] {
