@@ -44,10 +44,7 @@ public final class NotificationDelivery: Service, Sendable {
     ) throws {
         self.settings = configuration.notifications
         self.topics = configuration.kafka.topics
-        var consumer = KafkaConsumerConfiguration(kafka: kafka, groupID: groupID)
-        consumer.sessionTimeout = sessionTimeout
-        consumer.heartbeatInterval = max(sessionTimeout / 10, .milliseconds(100))
-        self.consumerConfiguration = consumer
+        self.consumerConfiguration = KafkaConsumerConfiguration(kafka: kafka, groupID: groupID, sessionTimeout: sessionTimeout)
         self.kafka = kafka
         self.producer = producer
         self.logger = logger

@@ -20,10 +20,7 @@ public final class NotificationRouter: Service, Sendable {
     public init(settings: NotificationSettings, topics: TributaryTopics, kafka: KafkaConfiguration, producer: KafkaProducer, groupID: String = "tributary-notifier", sessionTimeout: Duration = .seconds(10), logger: Logger) {
         self.settings = settings
         self.topics = topics
-        var consumer = KafkaConsumerConfiguration(kafka: kafka, groupID: groupID)
-        consumer.sessionTimeout = sessionTimeout
-        consumer.heartbeatInterval = max(sessionTimeout / 10, .milliseconds(100))
-        self.consumerConfiguration = consumer
+        self.consumerConfiguration = KafkaConsumerConfiguration(kafka: kafka, groupID: groupID, sessionTimeout: sessionTimeout)
         self.producer = producer
         self.logger = logger
     }

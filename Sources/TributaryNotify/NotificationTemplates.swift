@@ -50,7 +50,8 @@ public struct NotificationTemplates: Sendable {
                 do {
                     return try MustacheTemplate(string: "{{% CONTENT_TYPE: \(contentType)}}" + (text ?? fallback))
                 } catch {
-                    throw NotifierSetupError(message: "\(file): templates.\(trigger).\(key): the Mustache template does not parse (\(error))")
+                    let location = settings.lines[key].map { "\(file):\($0)" } ?? file
+                    throw NotifierSetupError(message: "\(location): templates.\(trigger).\(key): the Mustache template does not parse (\(error))")
                 }
             }
             templates[trigger] = Rendered(

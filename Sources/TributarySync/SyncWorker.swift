@@ -39,10 +39,7 @@ public final class SyncWorker: Service, Sendable {
 
     public init(topics: TributaryTopics, kafka: KafkaConfiguration, engine: SyncEngine, producer: KafkaProducer, options: Options = Options(), logger: Logger) {
         self.topics = topics
-        var consumer = KafkaConsumerConfiguration(kafka: kafka, groupID: options.groupID)
-        consumer.sessionTimeout = options.sessionTimeout
-        consumer.heartbeatInterval = max(options.sessionTimeout / 10, .milliseconds(100))
-        self.consumerConfiguration = consumer
+        self.consumerConfiguration = KafkaConsumerConfiguration(kafka: kafka, groupID: options.groupID, sessionTimeout: options.sessionTimeout)
         self.engine = engine
         self.producer = producer
         self.options = options

@@ -16,6 +16,15 @@ struct CommandLineTests {
         #expect(result.stderr.contains("\(file.path):4: listener.publishTimeout:"))
     }
 
+    @Test func checkReportsABrokenTemplateWithItsLine() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("template-\(UUID().uuidString).yaml")
+        try Data("templates:\n  on-sync-failed:\n    slack: \"{{#open}} never closed\"\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try await TributaryProcess(["check", "--config", file.path]).finish()
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("\(file.path):3: templates.on-sync-failed.slack:"), "\(result.stderr)")
+    }
+
     @Test func checkAcceptsTheExampleConfiguration() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let result = try await TributaryProcess(["check", "--config", root.appendingPathComponent("config/example.yaml").path]).finish()

@@ -241,4 +241,64 @@ final class WorkerProcessTests {
             #expect(published.contains(delivery) == (offset < committed), "offset \(offset), committed \(committed)")
         }
     }
+
+    @Test func twoNotifierProcessesAndARestartDeliverEachNotificationOnce() async throws {
+        let receiver = try HTTPReceiver(directory: self.root)
+        let config = self.root.appendingPathComponent("notify.yaml").path
+        try Data("""
+            kafka: { brokers: "\(self.bootstrap)", partitions: 6 }
+            sinks:
+              - name: hook
+                webhook: { url: { value: "\(receiver.url)" } }
+            subscriptions:
+              - triggers: [on-sync-succeeded]
+                sinks: [hook]
+
+            """.utf8).write(to: URL(fileURLWithPath: config))
+        func startNotifier(_ name: String) throws -> ChildProcess {
+            let process = try ChildProcess(
+                [TributaryProcess.executable.path, "notify", "--config", config, "--session-timeout", "3", "--log-level", "info"],
+                outputPath: self.root.appendingPathComponent("\(name).log").path
+            )
+            self.children.append(process)
+            return process
+        }
+        let first = try startNotifier("notifier-1")
+        _ = try startNotifier("notifier-2")
+
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap)), logger: .init(label: "test"))
+        var expected = Set<String>()
+        for round in 0..<3 {
+            for app in 0..<10 {
+                let revision = String(format: "%040x", round * 100 + app)
+                expected.insert("app-\(app)@\(revision)")
+                let now = Date()
+                let sync = SyncEvent(
+                    app: "app-\(app)", project: "default", repository: "github.com/acme/infra", ref: "main", revision: revision,
+                    phase: .succeeded, destination: "directory:/srv/app-\(app)", startedAt: now, finishedAt: now
+                )
+                let event = try CloudEvent(source: "test", type: SyncEvent.eventType(for: .succeeded), subject: sync.app, payload: sync)
+                // Every sync event twice, as a redelivery would.
+                for _ in 0..<2 { _ = try await producer.deliver(event.kafkaMessage(topic: "tributary.sync", key: sync.app)) }
+            }
+            if round == 1 {
+                // Restart one notifier in the middle.
+                #expect(first.signal(SIGTERM, waitingUpTo: .seconds(20)) == 0)
+                _ = try startNotifier("notifier-3")
+            }
+        }
+        await producer.shutdown()
+        func delivered() -> [String] {
+            receiver.requests.compactMap { request in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any],
+                      let data = object["data"] as? [String: Any], let app = data["app"] as? String, let revision = data["revision"] as? String
+                else { return nil }
+                return "\(app)@\(revision)"
+            }
+        }
+        try await waitUntil("every notification delivered", timeout: .seconds(90)) { Set(delivered()) == expected }
+        try await Task.sleep(for: .seconds(3))  // time for any duplicate to show up
+        let all = delivered()
+        #expect(all.count == expected.count, "duplicates: \(Dictionary(grouping: all, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted())")
+    }
 }

@@ -170,4 +170,68 @@ struct NotifierTests {
         #expect(try CloudEvent(kafkaMessage: letter).decodePayload(as: NotificationEvent.self).sink == "broken")
         await dlq.close()
     }
+
+    @Test func failuresAreRetriedToTheLimitThenDeadLetteredAndEmailUsesSTARTTLSWithAUTH() async throws {
+        let flaky = try HTTPReceiver(directory: self.directory, statuses: [500])
+        let down = try HTTPReceiver(directory: self.directory, statuses: [500, 500, 500, 500, 500])
+        let smtp = try SMTPServer(directory: self.directory, username: "bot", password: "right-password")
+        let certificate = try #require(smtp.certificate)
+        func mail(_ name: String, password: String) -> String {
+            """
+              - name: \(name)
+                email: { host: localhost, port: \(smtp.port), tls: starttls, caFile: "\(certificate)", username: { value: bot },
+                         password: { value: \(password) }, from: "tributary@example.com", to: ["oncall@example.com"] }
+                retry: { limit: 2, backoff: { duration: 100ms } }
+
+            """
+        }
+        let yaml = """
+            kafka: { topicPrefix: \(self.topics.prefix) }
+            sinks:
+              - name: flaky
+                slack: { url: { value: "\(flaky.url)" } }
+                retry: { limit: 2, backoff: { duration: 100ms } }
+              - name: down
+                slack: { url: { value: "\(down.url)" } }
+                retry: { limit: 2, backoff: { duration: 100ms } }
+
+            """ + mail("mail-ok", password: "right-password") + mail("mail-bad", password: "wrong-password") + """
+            subscriptions:
+              - triggers: [on-sync-failed]
+                sinks: [flaky, down, mail-ok, mail-bad]
+
+            """
+        let configuration = try TributaryConfiguration.parse(yaml: yaml, file: "notify.yaml")
+        let dlq = try self.cluster.makeConsumer(group: TestCluster.uniqueGroup("dlq"), topics: [self.topics.deadLetters])
+        try await self.withNotifier(configuration) { delivery in
+            try await self.publish(Self.sync(.failed, attempt: 1, revision: "2222222222222222222222222222222222222222"))
+            try await waitUntil("two deliveries and two dead letters", timeout: .seconds(60)) {
+                delivery.metrics.count("delivered") == 2 && delivery.metrics.count("dead-lettered") == 2
+            }
+        }
+        #expect(flaky.requests.map(\.status) == [500, 200])
+        #expect(down.requests.map(\.status) == [500, 500, 500])
+
+        // The message went through STARTTLS and AUTH, as text and HTML alternatives.
+        let message = try #require(smtp.messages.first)
+        #expect(smtp.messages.count == 1)
+        #expect(message.contains("Content-Type: multipart/alternative"))
+        #expect(message.contains("Content-Type: text/plain; charset=utf-8"))
+        #expect(message.contains("Content-Type: text/html; charset=utf-8"))
+        #expect(message.contains("<pre style="))
+
+        var reasons: [String: String] = [:]
+        var iterator = dlq.messages.makeAsyncIterator()
+        for _ in 0..<2 {
+            let letter = try #require(try await iterator.next())
+            let sink = try CloudEvent(kafkaMessage: letter).decodePayload(as: NotificationEvent.self).sink
+            reasons[sink] = letter.headers.first { $0.key == "tributary_dlq_reason" }?.stringValue
+        }
+        await dlq.close()
+        #expect(reasons["down"] == "sink down answered HTTP 500 after 3 attempts")
+        let authFailure = try #require(reasons["mail-bad"])
+        #expect(authFailure.contains("AUTH PLAIN answered 535"), "\(authFailure)")
+        #expect(authFailure.hasSuffix("after 3 attempts"))
+        #expect(!authFailure.contains("wrong-password"))
+    }
 }

@@ -195,6 +195,7 @@ public final class SMTPServer: @unchecked Sendable {
     public let port: Int
     public let maildir: URL
 
+    /// A plain server (no TLS, no AUTH).
     public init(directory: URL) throws {
         self.port = try freePort()
         self.maildir = directory.appendingPathComponent("maildir-\(UUID().uuidString.prefix(6))")
@@ -208,6 +209,27 @@ public final class SMTPServer: @unchecked Sendable {
             usleep(50_000)
         }
     }
+
+    /// A server that requires STARTTLS, with a self-signed certificate for `localhost` made here
+    /// (`certificate` is its PEM path, to trust), and AUTH as `username`/`password`.
+    public init(directory: URL, username: String, password: String) throws {
+        let name = "smtp-tls-\(UUID().uuidString.prefix(6))"
+        self.maildir = directory.appendingPathComponent("maildir-\(name)")
+        let key = directory.appendingPathComponent("\(name)-key.pem").path
+        let certificate = directory.appendingPathComponent("\(name)-cert.pem").path
+        _ = try run([
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+        ])
+        self.certificate = certificate
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/smtp-tls-server.py")
+        let output = directory.appendingPathComponent("\(name).out").path
+        self.process = try ChildProcess(["/usr/bin/python3", script.path, self.maildir.path, certificate, key, username, password], outputPath: output)
+        self.port = try waitForPort(in: output, process: self.process, name: "smtp-tls-server.py")
+    }
+
+    /// For a TLS server: the self-signed certificate to trust.
+    public private(set) var certificate: String?
 
     /// The messages received, as raw RFC 5322 text.
     public var messages: [String] {

@@ -54,6 +54,8 @@ public struct SinkSettings: Sendable {
         public var password: SecretReference?
         public var from: String
         public var to: [String]
+        /// `caFile`: PEM certificates to trust for the server, instead of the system's. Default none.
+        public var caFile: String?
 
         public enum TLSMode: String, Sendable {
             case none, starttls, tls
@@ -70,7 +72,7 @@ public struct SinkSettings: Sendable {
             let slack = try mapping.required("slack").mapping(allowedKeys: ["url"])
             self.kind = .slack(url: try slack.required("url").secretReference())
         case "email":
-            let email = try mapping.required("email").mapping(allowedKeys: ["host", "port", "tls", "username", "password", "from", "to"])
+            let email = try mapping.required("email").mapping(allowedKeys: ["host", "port", "tls", "username", "password", "from", "to", "caFile"])
             let tlsNode = email["tls"]
             guard let tls = Email.TLSMode(rawValue: try tlsNode?.string() ?? "starttls") else {
                 throw tlsNode!.error("tls is one of none, starttls, tls")
@@ -89,7 +91,8 @@ public struct SinkSettings: Sendable {
                 username: try email["username"]?.secretReference(),
                 password: try email["password"]?.secretReference(),
                 from: try email.required("from").string(),
-                to: to
+                to: to,
+                caFile: try email["caFile"]?.string()
             ))
         default:
             let webhook = try mapping.required("webhook").mapping(allowedKeys: ["url", "signingSecret"])
@@ -170,6 +173,8 @@ public struct TemplateSettings: Sendable {
     public var slack: String?
     public var emailSubject: String?
     public var emailBody: String?
+    /// The line each template starts on (`slack`, `emailSubject`, `emailBody`), for errors.
+    public var lines: [String: Int] = [:]
 
     public init(slack: String? = nil, emailSubject: String? = nil, emailBody: String? = nil) {
         self.slack = slack
@@ -182,5 +187,6 @@ public struct TemplateSettings: Sendable {
         self.slack = try mapping["slack"]?.string()
         self.emailSubject = try mapping["emailSubject"]?.string()
         self.emailBody = try mapping["emailBody"]?.string()
+        for (key, value) in mapping.entries { self.lines[key] = value.line }
     }
 }

@@ -15,12 +15,24 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var autoOffsetReset: OffsetReset = .earliest
     /// How processed offsets reach the broker. Default `.manual`.
     public var commitPolicy: CommitPolicy = .manual
+    /// `fetch.wait.max.ms`: how long a fetch waits for data. Default 25 ms: a real broker answers
+    /// as soon as data arrives, but the embedded mock cluster waits this long, and every hop of
+    /// push→applied pays it; idle consumers send more (cheap) fetches in exchange.
+    public var fetchMaximumWait: Duration = .milliseconds(25)
     /// `partition.assignment.strategy`. Default `range,roundrobin` (eager rebalancing).
     public var assignmentStrategy: String = "range,roundrobin"
 
     public init(kafka: KafkaConfiguration, groupID: String) {
         self.kafka = kafka
         self.groupID = groupID
+    }
+
+    /// A member that leaves the group's view `sessionTimeout` after it dies, heartbeating ten
+    /// times per timeout (at least every 100 ms).
+    public init(kafka: KafkaConfiguration, groupID: String, sessionTimeout: Duration) {
+        self.init(kafka: kafka, groupID: groupID)
+        self.sessionTimeout = sessionTimeout
+        self.heartbeatInterval = max(sessionTimeout / 10, .milliseconds(100))
     }
 
     /// Where to start reading a partition that has no committed offset.
@@ -45,6 +57,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         result["max.poll.interval.ms"] = String(self.maximumPollInterval.milliseconds)
         result["auto.offset.reset"] = self.autoOffsetReset.rawValue
         result["partition.assignment.strategy"] = self.assignmentStrategy
+        result["fetch.wait.max.ms"] = String(self.fetchMaximumWait.milliseconds)
         // Offsets are stored only by the caller once a message is processed; commits carry stored offsets only.
         result["enable.auto.offset.store"] = "false"
         switch self.commitPolicy {

@@ -27,6 +27,7 @@ struct EmailSink: NotificationSink {
             port: self.settings.port,
             security: security,
             credentials: credentials,
+            caFile: self.settings.caFile,
             timeout: .seconds(30)
         )
         // The Message-ID is derived from the notification, so a receiver can spot a redelivery.

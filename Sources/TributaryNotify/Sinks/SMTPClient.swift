@@ -21,6 +21,8 @@ struct SMTPClient: Sendable {
     let port: Int
     let security: Security
     let credentials: (username: String, password: String)?
+    /// PEM file of certificates to trust instead of the system's.
+    let caFile: String?
     let timeout: Duration
 
     /// - Throws: `DeliveryFailure`: retryable for 4yz replies and transport errors, not for 5yz.
@@ -35,9 +37,11 @@ struct SMTPClient: Sendable {
     }
 
     private func converse(_ message: Message) async throws {
-        let tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if let caFile = self.caFile { tlsConfiguration.trustRoots = .file(caFile) }
         let sslContext = try NIOSSLContext(configuration: tlsConfiguration)
-        let host = self.host
+        // SNI takes names only; for an address the certificate is checked against the address.
+        let host: String? = self.host.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) ? nil : self.host
         let implicitTLS = self.security == .implicitTLS
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
@@ -66,11 +70,11 @@ struct SMTPClient: Sendable {
                 let mechanisms = capabilities.first { $0.uppercased().hasPrefix("AUTH") }?.uppercased().split(separator: " ").map(String.init) ?? []
                 if mechanisms.contains("PLAIN") || !mechanisms.contains("LOGIN") {
                     let token = Data("\0\(credentials.username)\0\(credentials.password)".utf8).base64EncodedString()
-                    _ = try await session.command("AUTH PLAIN \(token)", expect: 235, redacted: "AUTH PLAIN ***")
+                    _ = try await session.command("AUTH PLAIN \(token)", expect: 235, redacted: "AUTH PLAIN", retryingPermanent: true)
                 } else {
                     _ = try await session.command("AUTH LOGIN", expect: 334)
-                    _ = try await session.command(Data(credentials.username.utf8).base64EncodedString(), expect: 334, redacted: "***")
-                    _ = try await session.command(Data(credentials.password.utf8).base64EncodedString(), expect: 235, redacted: "***")
+                    _ = try await session.command(Data(credentials.username.utf8).base64EncodedString(), expect: 334, redacted: "AUTH LOGIN user")
+                    _ = try await session.command(Data(credentials.password.utf8).base64EncodedString(), expect: 235, redacted: "AUTH LOGIN password", retryingPermanent: true)
                 }
             }
             _ = try await session.command("MAIL FROM:<\(message.from)>", expect: 250)
@@ -87,6 +91,7 @@ struct SMTPClient: Sendable {
     static func encode(_ message: Message) -> String {
         let date = Date().formatted(.dateTime.locale(Locale(identifier: "en_US_POSIX")).weekday(.abbreviated).day().month(.abbreviated).year().hour(.twoDigits(amPM: .omitted)).minute(.twoDigits).second(.twoDigits).timeZone(.iso8601(.short)))
         let subject = message.subject.allSatisfy(\.isASCII) ? message.subject : "=?UTF-8?B?\(Data(message.subject.utf8).base64EncodedString())?="
+        let boundary = "tributary-\(UUID().uuidString.lowercased())"
         let headers = [
             "From: \(message.from)",
             "To: \(message.to.joined(separator: ", "))",
@@ -94,10 +99,18 @@ struct SMTPClient: Sendable {
             "Date: \(date)",
             "Message-ID: <\(message.messageID)>",
             "MIME-Version: 1.0",
-            "Content-Type: text/plain; charset=utf-8",
-            "Content-Transfer-Encoding: 8bit",
+            "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
         ]
-        let body = message.body
+        // The HTML alternative is the text, escaped and preformatted, so mail clients keep its layout.
+        let html = "<html><body><pre style=\"font-family: monospace\">"
+            + message.body.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            + "</pre></body></html>"
+        let parts = [
+            "--\(boundary)", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "", message.body,
+            "--\(boundary)", "Content-Type: text/html; charset=utf-8", "Content-Transfer-Encoding: 8bit", "", html,
+            "--\(boundary)--", "",
+        ].joined(separator: "\n")
+        let body = parts
             .replacingOccurrences(of: "\r\n", with: "\n")
             .split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.hasPrefix(".") ? "." + $0 : String($0) }
@@ -130,16 +143,20 @@ struct SMTPClient: Sendable {
         var buffer = ByteBuffer()
 
         /// Sends `line` and reads the reply; returns the reply's text lines.
-        mutating func command(_ line: String, expect codes: Int..., redacted: String? = nil) async throws -> [String] {
+        /// - Parameters:
+        ///   - redacted: how to name the command in errors, for commands that carry secrets.
+        ///   - retryingPermanent: retry even a 5yz answer — a rejected login can be fixed by
+        ///     rotating the secret, which the next attempt reads again.
+        mutating func command(_ line: String, expect codes: Int..., redacted: String? = nil, retryingPermanent: Bool = false) async throws -> [String] {
             try await self.outbound.write(ByteBuffer(string: line + "\r\n"))
-            return try await self.expect(codes, after: redacted ?? String(line.prefix(40)))
+            return try await self.expect(codes, after: redacted ?? String(line.prefix(40)), retryingPermanent: retryingPermanent)
         }
 
         mutating func expect(_ codes: Int...) async throws {
-            _ = try await self.expect(codes, after: "connect")
+            _ = try await self.expect(codes, after: "connect", retryingPermanent: false)
         }
 
-        private mutating func expect(_ codes: [Int], after what: String) async throws -> [String] {
+        private mutating func expect(_ codes: [Int], after what: String, retryingPermanent: Bool) async throws -> [String] {
             var lines: [String] = []
             while true {
                 let line = try await self.readLine()
@@ -150,7 +167,7 @@ struct SMTPClient: Sendable {
                 if line.count > 3 && line[line.index(line.startIndex, offsetBy: 3)] == "-" { continue }
                 guard codes.contains(code) else {
                     // 4yz: transient; 5yz: permanent. The reply text is the server's, never a secret of ours.
-                    throw DeliveryFailure(message: "SMTP: \(what) answered \(line.prefix(200))", isRetryable: code < 500)
+                    throw DeliveryFailure(message: "SMTP: \(what) answered \(line.prefix(200))", isRetryable: code < 500 || retryingPermanent)
                 }
                 return lines
             }
