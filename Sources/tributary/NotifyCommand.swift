@@ -1,5 +1,4 @@
 import ArgumentParser
-import Hummingbird
 import Logging
 import ServiceLifecycle
 import TributaryCore
@@ -18,12 +17,18 @@ struct NotifyCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Consumer group session timeout in seconds.")
     var sessionTimeout: Int = 10
 
+    @Option(name: .long, help: "host:port for /healthz, /readyz and /metrics (off when not given).")
+    var httpAddress: String?
+
     func run() async throws {
         let logger = try self.options.bootstrapLogging(label: "tributary.notifier")
         let configuration = try self.options.loadConfiguration()
         let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = connection.embeddedBroker.map { [.init(service: $0)] } ?? []
-        services += try NotifierServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, sessionTimeout: .seconds(self.sessionTimeout), logger: logger)
+        services += try NotifierServices.make(
+            configuration: configuration, bootstrapServers: connection.bootstrapServers, sessionTimeout: .seconds(self.sessionTimeout),
+            httpAddress: self.httpAddress, logger: logger
+        )
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -31,7 +36,13 @@ struct NotifyCommand: AsyncParsableCommand {
 
 /// The notifier's services, in start order: producer, router (stage one), delivery (stage two).
 enum NotifierServices {
-    static func make(configuration: TributaryConfiguration, bootstrapServers: String, sessionTimeout: Duration = .seconds(10), logger: Logger) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    static func make(
+        configuration: TributaryConfiguration,
+        bootstrapServers: String,
+        sessionTimeout: Duration = .seconds(10),
+        httpAddress: String? = nil,
+        logger: Logger
+    ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let kafka = try configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
         let router = NotificationRouter(
@@ -39,6 +50,13 @@ enum NotifierServices {
             sessionTimeout: sessionTimeout, logger: logger
         )
         let delivery = try NotificationDelivery(configuration: configuration, kafka: kafka, producer: producer, sessionTimeout: sessionTimeout, logger: logger)
-        return [.init(service: producer), .init(service: router), .init(service: delivery)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: router), .init(service: delivery)]
+        if let httpAddress {
+            let metrics = delivery.metrics
+            services.append(.init(service: try StatusEndpoint.make(
+                address: httpAddress, name: "NOTIFIER", readiness: { (true, "ready") }, metrics: { metrics.render() }, logger: logger
+            )))
+        }
+        return services
     }
 }

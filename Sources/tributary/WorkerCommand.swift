@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Hummingbird
 import Logging
 import ServiceLifecycle
 import TributaryCore
@@ -56,33 +55,20 @@ enum WorkerServices {
         let worker = SyncWorker(topics: configuration.kafka.topics, kafka: kafka, engine: engine, producer: producer, options: workerOptions, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: worker)]
         if let address = options.httpAddress {
-            services.append(.init(service: try Self.httpEndpoint(address: address, worker: worker, metrics: engine.metrics, logger: logger)))
+            let metrics = engine.metrics
+            let endpoint = try StatusEndpoint.make(
+                address: address,
+                name: "WORKER",
+                readiness: {
+                    worker.isReady
+                        ? (true, "ready: partitions \(worker.assignedPartitions.map(\.description).joined(separator: ","))")
+                        : (false, "joining the consumer group")
+                },
+                metrics: { metrics.render() },
+                logger: logger
+            )
+            services.append(.init(service: endpoint))
         }
         return services
-    }
-
-    private static func httpEndpoint(address: String, worker: SyncWorker, metrics: WorkerMetrics, logger: Logger) throws -> some Service {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            throw ValidationError("--http-address must be host:port")
-        }
-        let host = String(address[..<colon])
-        let router = Router()
-        router.get("/healthz") { _, _ in "alive\n" }
-        router.get("/readyz") { _, _ -> Response in
-            let ready = worker.isReady
-            return Response(
-                status: ready ? .ok : .serviceUnavailable,
-                body: .init(byteBuffer: ByteBuffer(string: ready ? "ready: partitions \(worker.assignedPartitions.map(\.description).joined(separator: ","))\n" : "joining the consumer group\n"))
-            )
-        }
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
-        }
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port)),
-            onServerRunning: { channel in printLine("WORKER_HTTP=http://\(host):\(channel.localAddress?.port ?? port)") },
-            logger: logger
-        )
     }
 }

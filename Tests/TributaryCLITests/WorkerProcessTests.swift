@@ -255,16 +255,18 @@ final class WorkerProcessTests {
                 sinks: [hook]
 
             """.utf8).write(to: URL(fileURLWithPath: config))
-        func startNotifier(_ name: String) throws -> ChildProcess {
+        let metricsPort = try freePort()
+        func startNotifier(_ name: String, http: Bool = false) throws -> ChildProcess {
             let process = try ChildProcess(
-                [TributaryProcess.executable.path, "notify", "--config", config, "--session-timeout", "3", "--log-level", "info"],
+                [TributaryProcess.executable.path, "notify", "--config", config, "--session-timeout", "3", "--log-level", "info"]
+                    + (http ? ["--http-address", "127.0.0.1:\(metricsPort)"] : []),
                 outputPath: self.root.appendingPathComponent("\(name).log").path
             )
             self.children.append(process)
             return process
         }
         let first = try startNotifier("notifier-1")
-        _ = try startNotifier("notifier-2")
+        _ = try startNotifier("notifier-2", http: true)
 
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap)), logger: .init(label: "test"))
         var expected = Set<String>()
@@ -300,5 +302,7 @@ final class WorkerProcessTests {
         try await Task.sleep(for: .seconds(3))  // time for any duplicate to show up
         let all = delivered()
         #expect(all.count == expected.count, "duplicates: \(Dictionary(grouping: all, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted())")
+        let metrics = try run(["curl", "-sf", "http://127.0.0.1:\(metricsPort)/metrics"])
+        #expect(metrics.contains("tributary_notifications_total{outcome=\"delivered\"}"))
     }
 }
