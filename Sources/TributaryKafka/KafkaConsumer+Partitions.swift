@@ -32,3 +32,35 @@ extension KafkaConsumer {
         }
     }
 }
+
+/// Keeps a consumer from committing past a message it skipped because its partition was briefly
+/// revoked: after a quick revoke-and-reassign, messages buffered from before can still arrive
+/// ahead of the skipped one's redelivery. Offsets past a skipped message are not stored until
+/// that message comes again and is processed.
+public final class KafkaSkippedOffsets: Sendable {
+    private let skipped = Mutex<[KafkaTopicPartition: KafkaOffset]>([:])
+
+    public init() {}
+
+    /// Records that `message` was left unprocessed.
+    public func skip(_ message: KafkaConsumerMessage) {
+        let key = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+        self.skipped.withLock { skipped in
+            skipped[key] = min(skipped[key] ?? message.offset, message.offset)
+        }
+    }
+
+    /// Whether `message`'s offset may be stored now that it is processed; clears the mark when it
+    /// is the skipped message itself (or an earlier one).
+    public func mayStore(_ message: KafkaConsumerMessage) -> Bool {
+        let key = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+        return self.skipped.withLock { skipped in
+            guard let first = skipped[key] else { return true }
+            if message.offset <= first {
+                skipped[key] = nil
+                return true
+            }
+            return false
+        }
+    }
+}

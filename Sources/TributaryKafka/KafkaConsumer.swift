@@ -143,6 +143,13 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Whether `partition` of `topic` is assigned to this member right now. Messages are returned
+    /// only after the assignment that brought their partition, so this is true for every message
+    /// until its partition is revoked.
+    public func isAssigned(topic: String, partition: KafkaPartition) -> Bool {
+        ((try? self.assignment()) ?? []).contains { $0.topic == topic && $0.partition == partition }
+    }
+
     /// The partitions currently assigned to this member.
     public func assignment() throws -> [KafkaTopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?

@@ -27,6 +27,7 @@ public final class NotificationDelivery: Service, Sendable {
     private let producer: KafkaProducer
     private let sinks: [String: any NotificationSink]
     private let ledgers = Mutex<[KafkaPartition: DeliveryLedger]>([:])
+    private let skippedOffsets = KafkaSkippedOffsets()
     private let stopping = Atomic<Bool>(false)
     public let metrics = NotifierMetrics()
     private let logger: Logger
@@ -78,7 +79,11 @@ public final class NotificationDelivery: Service, Sendable {
                 }
             }
             try await consumer.forEachMessageByPartition { message in
-                guard await self.handle(message) else { return }
+                guard await self.handle(message, consumer: consumer) else {
+                    self.skippedOffsets.skip(message)
+                    return
+                }
+                guard self.skippedOffsets.mayStore(message) else { return }
                 do {
                     try consumer.storeOffset(message)
                     self.offsetsStored.store(true, ordering: .relaxed)
@@ -92,8 +97,16 @@ public final class NotificationDelivery: Service, Sendable {
         }
     }
 
-    /// Returns whether the message is done with (its offset may be committed).
-    private func handle(_ message: KafkaConsumerMessage) async -> Bool {
+    /// Whether work on `partition` should stop: it moved to another member, or the process is stopping.
+    /// Work stopped this way is not committed, so the partition's next owner does it.
+    private func abandons(_ partition: KafkaPartition, _ consumer: KafkaConsumer) -> Bool {
+        Task.isShuttingDownGracefully || !consumer.isAssigned(topic: self.topics.notifications, partition: partition)
+    }
+
+    /// Returns whether the message is done with (its offset may be committed). Returns false only
+    /// when the partition is abandoned, so no later message of it is committed past this one.
+    private func handle(_ message: KafkaConsumerMessage, consumer: KafkaConsumer) async -> Bool {
+        if self.abandons(message.partition, consumer) { return false }
         let event: CloudEvent
         let notification: NotificationEvent
         do {
@@ -104,7 +117,13 @@ public final class NotificationDelivery: Service, Sendable {
             return true
         }
         let key = notification.deduplicationKey
-        guard let ledger = await self.ledger(for: message.partition) else { return false }
+        var loaded = await self.ledger(for: message.partition)
+        while loaded == nil {
+            if self.abandons(message.partition, consumer) { return false }
+            try? await Task.sleep(for: .seconds(1))
+            loaded = await self.ledger(for: message.partition)
+        }
+        let ledger = loaded!
         if ledger.contains(key) {
             self.metrics.record("duplicate")
             self.logger.debug("Notification already delivered", metadata: ["notification": "\(key)"])
@@ -114,11 +133,11 @@ public final class NotificationDelivery: Service, Sendable {
            let last = ledger.lastDelivered(sink: notification.sink, app: notification.app, trigger: notification.trigger),
            Date().timeIntervalSince(last) < minInterval.seconds {
             self.metrics.record("suppressed")
-            return await self.record(.suppressed, for: notification, partition: message.partition, ledger: ledger)
+            return await self.record(consumer: consumer, .suppressed, for: notification, partition: message.partition, ledger: ledger)
         }
         guard let sink = self.sinks[notification.sink] else {
             await self.deadLetter(message, reason: "no sink named \(notification.sink) in this configuration")
-            return await self.record(.deadLettered, for: notification, partition: message.partition, ledger: ledger)
+            return await self.record(consumer: consumer, .deadLettered, for: notification, partition: message.partition, ledger: ledger)
         }
         let configuration = self.settings.sink(named: notification.sink)!
         var attempt = 0
@@ -128,14 +147,14 @@ public final class NotificationDelivery: Service, Sendable {
                 try await sink.deliver(notification, as: event)
                 self.metrics.record("delivered")
                 self.logger.info("Notification delivered", metadata: ["notification": "\(key)", "attempt": "\(attempt)"])
-                return await self.record(.delivered, for: notification, partition: message.partition, ledger: ledger)
+                return await self.record(consumer: consumer, .delivered, for: notification, partition: message.partition, ledger: ledger)
             } catch {
                 let failure = error as? DeliveryFailure ?? DeliveryFailure(message: "\(type(of: error))", isRetryable: true)
                 guard failure.isRetryable, attempt <= configuration.retryLimit else {
                     self.metrics.record("dead-lettered")
                     let reason = "\(failure.message) after \(attempt) attempt\(attempt == 1 ? "" : "s")"
                     await self.deadLetter(message, reason: reason)
-                    return await self.record(.deadLettered, for: notification, partition: message.partition, ledger: ledger)
+                    return await self.record(consumer: consumer, .deadLettered, for: notification, partition: message.partition, ledger: ledger)
                 }
                 let backoff = min(configuration.retryBackoff * (1 << min(attempt - 1, 20)), configuration.retryMaxBackoff)
                 let wait = failure.retryAfter.map { min($0, .seconds(300)) } ?? backoff
@@ -144,24 +163,28 @@ public final class NotificationDelivery: Service, Sendable {
                 // Sleep in short steps, so shutdown or a moved partition does not wait out a long backoff.
                 let deadline = ContinuousClock.now + wait
                 while ContinuousClock.now < deadline {
-                    if self.stopping.load(ordering: .relaxed) || self.ledgers.withLock({ $0[message.partition] }) == nil { return false }
+                    if self.abandons(message.partition, consumer) { return false }
                     try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
                 }
             }
         }
     }
 
-    /// Appends the outcome to the ledger and waits for the ack. Returns false if it could not.
-    private func record(_ outcome: DeliveryLedger.Outcome, for notification: NotificationEvent, partition: KafkaPartition, ledger: DeliveryLedger) async -> Bool {
+    /// Appends the outcome to the ledger and waits for the ack, trying again while the broker is
+    /// away. Returns false only when the partition is abandoned (the next owner may send again).
+    private func record(consumer: KafkaConsumer, _ outcome: DeliveryLedger.Outcome, for notification: NotificationEvent, partition: KafkaPartition, ledger: DeliveryLedger) async -> Bool {
         let entry = DeliveryLedger.Entry(sink: notification.sink, app: notification.app, trigger: notification.trigger, revision: notification.revision, outcome: outcome, at: Date())
-        do {
-            let message = KafkaProducerMessage(topic: self.topics.delivered, partition: partition, key: notification.deduplicationKey, value: Array(try TributaryJSON.encode(entry)))
-            _ = try await self.producer.deliver(message)
-            ledger.add(notification.deduplicationKey, entry)
-            return true
-        } catch {
-            self.logger.warning("Delivery ledger not written; the notification will be looked at again", metadata: ["error": "\(error)"])
-            return false
+        ledger.add(notification.deduplicationKey, entry)  // this member will not send it again either way
+        while true {
+            do {
+                let value = Array(try TributaryJSON.encode(entry))
+                _ = try await self.producer.deliver(KafkaProducerMessage(topic: self.topics.delivered, partition: partition, key: notification.deduplicationKey, value: value))
+                return true
+            } catch {
+                self.logger.warning("Delivery ledger not written; trying again", metadata: ["error": "\(error)"])
+                if self.abandons(partition, consumer) { return false }
+                try? await Task.sleep(for: .seconds(1))
+            }
         }
     }
 

@@ -36,6 +36,7 @@ public final class SyncWorker: Service, Sendable {
     private let stopping = Atomic<Bool>(false)
     private let inProgress = Mutex<Set<String>>([])
     private let offsetsStored = Atomic<Bool>(false)
+    private let skippedOffsets = KafkaSkippedOffsets()
 
     public init(topics: TributaryTopics, kafka: KafkaConfiguration, engine: SyncEngine, producer: KafkaProducer, options: Options = Options(), logger: Logger) {
         self.topics = topics
@@ -86,7 +87,12 @@ public final class SyncWorker: Service, Sendable {
     }
 
     private func process(_ message: KafkaConsumerMessage, consumer: KafkaConsumer) async {
-        guard self.assigned.withLock({ $0?.contains(message.partition) ?? false }) else { return }  // revoked: the new owner has it
+        // Revoked (or stopping): leave it uncommitted for the next owner. Asked of the consumer itself,
+        // since the `events` stream may lag behind the messages of a new assignment.
+        guard consumer.isAssigned(topic: self.topics.changes, partition: message.partition) else {
+            self.skippedOffsets.skip(message)
+            return
+        }
         let change: ChangeEvent
         let event: CloudEvent
         do {
@@ -103,7 +109,8 @@ public final class SyncWorker: Service, Sendable {
             return
         }
         let events = await self.engine.handle(change, id: event.id)
-        guard await self.publish(events, until: { !self.assigned.withLock { $0?.contains(message.partition) ?? false } }) else {
+        guard await self.publish(events, until: { !consumer.isAssigned(topic: self.topics.changes, partition: message.partition) }) else {
+            self.skippedOffsets.skip(message)
             return  // not acknowledged: leave the offset, so the change is processed again
         }
         self.store(message, in: consumer)
@@ -115,6 +122,7 @@ public final class SyncWorker: Service, Sendable {
     }
 
     private func store(_ message: KafkaConsumerMessage, in consumer: KafkaConsumer) {
+        guard self.skippedOffsets.mayStore(message) else { return }
         do {
             try consumer.storeOffset(message)
             self.offsetsStored.store(true, ordering: .relaxed)
