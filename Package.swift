@@ -167,6 +167,7 @@ let package = Package(
             name: "TributarySyncTests",
             dependencies: [
                 "TributarySync",
+                "TributaryRender",
                 "TributaryCore",
                 "TributaryKafka",
                 "TributaryGit",

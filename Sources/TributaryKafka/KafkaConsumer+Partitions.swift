@@ -50,6 +50,17 @@ public final class KafkaSkippedOffsets: Sendable {
         }
     }
 
+    /// Drops marks the group has committed past (another member processed those messages): call
+    /// with the committed offsets of newly assigned partitions.
+    public func forget(committed positions: [KafkaTopicPartition]) {
+        self.skipped.withLock { skipped in
+            for position in positions where position.offset.rawValue >= 0 {
+                let key = KafkaTopicPartition(topic: position.topic, partition: position.partition)
+                if let mark = skipped[key], mark < position.offset { skipped[key] = nil }
+            }
+        }
+    }
+
     /// Whether `message`'s offset may be stored now that it is processed; clears the mark when it
     /// is the skipped message itself (or an earlier one).
     public func mayStore(_ message: KafkaConsumerMessage) -> Bool {

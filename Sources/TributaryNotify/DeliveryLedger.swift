@@ -55,18 +55,41 @@ final class DeliveryLedger: Sendable {
         var configuration = KafkaConsumerConfiguration(kafka: kafka, groupID: "tributary-ledger-reader-\(UUID().uuidString.prefix(8).lowercased())")
         configuration.autoOffsetReset = .earliest
         let reader = try KafkaConsumer(configuration: configuration, logger: logger)
-        let (low, high) = try await reader.watermarks(topic: topic, partition: partition)
-        if high.rawValue > low.rawValue {
-            try reader.assign([KafkaTopicPartition(topic: topic, partition: partition, offset: .beginning)])
-            for try await message in reader.messages {
-                if let value = message.value, let key = message.keyString, let entry = try? TributaryJSON.decode(Entry.self, from: Data(value)) {
-                    ledger.add(key, entry)
+        do {
+            let (low, high) = try await reader.watermarks(topic: topic, partition: partition)
+            if high.rawValue > low.rawValue {
+                try reader.assign([KafkaTopicPartition(topic: topic, partition: partition, offset: .beginning)])
+                // Bounded: a ledger that cannot be read to its end is an error (the caller tries again), not a hang.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await message in reader.messages {
+                            if let value = message.value, let key = message.keyString, let entry = try? TributaryJSON.decode(Entry.self, from: Data(value)) {
+                                ledger.add(key, entry)
+                            }
+                            if message.offset.rawValue >= high.rawValue - 1 { return }
+                        }
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(30))
+                        throw LedgerTimeout(topic: topic, partition: partition)
+                    }
+                    defer { group.cancelAll() }
+                    try await group.next()
                 }
-                if message.offset.rawValue >= high.rawValue - 1 { break }
             }
+        } catch {
+            await reader.close()
+            throw error
         }
         await reader.close()
-        logger.debug("Delivery ledger read", metadata: ["partition": "\(partition)", "records": "\(high.rawValue - low.rawValue)"])
+        logger.debug("Delivery ledger read", metadata: ["partition": "\(partition)"])
         return ledger
     }
+}
+
+/// The delivery ledger could not be read to its end in time.
+struct LedgerTimeout: Error, CustomStringConvertible {
+    var topic: String
+    var partition: KafkaPartition
+    var description: String { "\(self.topic)/\(self.partition) could not be read to its end within 30 s" }
 }

@@ -65,19 +65,39 @@ public final class NotificationDelivery: Service, Sendable {
             group.addTask {
                 // A partition that moves may have been written by its other owner: read its ledger again.
                 for await event in consumer.events {
-                    if case .partitionsRevoked(let partitions) = event {
+                    switch event {
+                    case .partitionsAssigned(let partitions):
+                        if let committed = try? await consumer.committedOffsets(for: partitions.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) }) {
+                            self.skippedOffsets.forget(committed: committed)
+                        }
+                    case .partitionsRevoked(let partitions):
                         self.ledgers.withLock { ledgers in partitions.forEach { ledgers[$0.partition] = nil } }
                     }
                 }
             }
             group.addTask {
-                while !self.stopping.load(ordering: .relaxed) {
+                while !self.stopping.load(ordering: .relaxed) && !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     if self.offsetsStored.exchange(false, ordering: .relaxed) {
                         do { try await consumer.commit() } catch { self.offsetsStored.store(true, ordering: .relaxed) }
                     }
                 }
             }
+            defer { self.stopping.store(true, ordering: .relaxed) }
+            do {
+                try await self.deliverAll(from: consumer)
+            } catch {
+                self.stopping.store(true, ordering: .relaxed)
+                await consumer.close()
+                throw error
+            }
+            self.stopping.store(true, ordering: .relaxed)
+            await consumer.close()
+            try await group.waitForAll()
+        }
+    }
+
+    private func deliverAll(from consumer: KafkaConsumer) async throws {
             try await consumer.forEachMessageByPartition { message in
                 guard await self.handle(message, consumer: consumer) else {
                     self.skippedOffsets.skip(message)
@@ -91,10 +111,6 @@ public final class NotificationDelivery: Service, Sendable {
                     self.logger.debug("Offset not stored (partition moved)", metadata: ["error": "\(error)"])
                 }
             }
-            self.stopping.store(true, ordering: .relaxed)
-            await consumer.close()
-            try await group.waitForAll()
-        }
     }
 
     /// Whether work on `partition` should stop: it moved to another member, or the process is stopping.
@@ -117,11 +133,11 @@ public final class NotificationDelivery: Service, Sendable {
             return true
         }
         let key = notification.deduplicationKey
-        var loaded = await self.ledger(for: message.partition)
+        var loaded = await self.ledger(for: message.partition, consumer: consumer)
         while loaded == nil {
             if self.abandons(message.partition, consumer) { return false }
             try? await Task.sleep(for: .seconds(1))
-            loaded = await self.ledger(for: message.partition)
+            loaded = await self.ledger(for: message.partition, consumer: consumer)
         }
         let ledger = loaded!
         if ledger.contains(key) {
@@ -143,6 +159,7 @@ public final class NotificationDelivery: Service, Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            if self.abandons(message.partition, consumer) { return false }
             do {
                 try await sink.deliver(notification, as: event)
                 self.metrics.record("delivered")
@@ -189,10 +206,12 @@ public final class NotificationDelivery: Service, Sendable {
     }
 
     /// The partition's ledger, read to its end the first time the partition is seen.
-    private func ledger(for partition: KafkaPartition) async -> DeliveryLedger? {
+    private func ledger(for partition: KafkaPartition, consumer: KafkaConsumer) async -> DeliveryLedger? {
         if let ledger = self.ledgers.withLock({ $0[partition] }) { return ledger }
         do {
             let ledger = try await DeliveryLedger.load(topic: self.topics.delivered, partition: partition, kafka: self.kafka, logger: self.logger)
+            // Read while the partition moved away: it may be out of date by the time it comes back.
+            guard consumer.isAssigned(topic: self.topics.notifications, partition: partition) else { return nil }
             self.ledgers.withLock { $0[partition] = ledger }
             return ledger
         } catch {
@@ -214,7 +233,15 @@ public final class NotificationDelivery: Service, Sendable {
                 KafkaHeader(key: "tributary_dlq_source", value: "\(original.topic)/\(original.partition)/\(original.offset)"),
             ]
         )
-        _ = try? await self.producer.deliver(message)
+        for attempt in 1...5 {
+            do {
+                _ = try await self.producer.deliver(message)
+                return
+            } catch {
+                self.logger.warning("Dead letter not written", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     static func makeSink(_ sink: SinkSettings, templates: NotificationTemplates, poster: HTTPPoster) throws -> any NotificationSink {

@@ -55,7 +55,7 @@ public final class NotificationRouter: Service, Sendable {
                 }
             }
             for try await message in consumer.messages.cancelOnGracefulShutdown() {
-                await self.route(message)
+                guard await self.route(message) else { break }  // cancelled mid-way: leave it uncommitted
                 do {
                     try consumer.storeOffset(message)
                     self.offsetsStored.store(true, ordering: .relaxed)
@@ -68,16 +68,17 @@ public final class NotificationRouter: Service, Sendable {
         await consumer.close()
     }
 
-    private func route(_ message: KafkaConsumerMessage) async {
+    /// Returns false when cancelled before every notification was acknowledged.
+    private func route(_ message: KafkaConsumerMessage) async -> Bool {
         let event: CloudEvent
         let sync: SyncEvent
         do {
             event = try CloudEvent(kafkaMessage: message)
-            guard event.type.hasPrefix("dev.tributary.sync.") else { return }
+            guard event.type.hasPrefix("dev.tributary.sync.") else { return true }
             sync = try event.decodePayload(as: SyncEvent.self)
         } catch {
             self.logger.warning("Ignoring an undecodable sync event", metadata: ["offset": "\(message.offset)", "error": "\(error)"])
-            return
+            return true
         }
         for notification in Self.notifications(for: sync, eventID: event.id, settings: self.settings) {
             var delay: Duration = .milliseconds(200)
@@ -97,9 +98,10 @@ public final class NotificationRouter: Service, Sendable {
                     self.logger.warning("Notification not acknowledged; retrying", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: delay)
                     delay = min(delay * 2, .seconds(5))
-                    if Task.isCancelled { return }
+                    if Task.isCancelled { return false }
                 }
             }
         }
+        return true
     }
 }

@@ -98,6 +98,7 @@ extension SyncEngine {
                 if let announced {
                     let covered = [synced, previous?.evaluated].compactMap { $0 }
                     for revision in covered where try await self.contains(revision, announced, remote) {
+                        self.clearFailure(of: app)
                         return finish(.coalesced, message: "already reconciled at \(revision.prefix(12)), which includes \(announced.prefix(12))")
                     }
                     if !(try await self.contains(head, announced, remote)) {
@@ -107,12 +108,16 @@ extension SyncEngine {
                 }
                 if case .interval = trigger {
                     // Nothing new, or a revision that already failed and exhausted its retries.
-                    if head == synced || head == previous?.evaluated { return nil }
+                    if head == synced || head == previous?.evaluated {
+                        self.clearFailure(of: app)
+                        return nil
+                    }
                     if head == previous?.failedRevision, previous?.retryAt == nil { return nil }
                     if app.syncPolicy.automated == nil { return nil }
                 }
                 if let synced, !(try await self.touches(app, from: synced, to: head, remote: remote)) {
                     self.updateState(of: app.name) { $0.evaluated = head }
+                    self.clearFailure(of: app)
                     if case .change = trigger {
                         return finish(.skipped, message: "no change under \(app.source.path.isEmpty ? "the repository root" : app.source.path) between \(synced.prefix(12)) and \(head.prefix(12))")
                     }
@@ -198,6 +203,16 @@ extension SyncEngine {
         return event
     }
 
+    /// Nothing was left to apply: an earlier failure no longer stands (and must not keep drift checks off).
+    private func clearFailure(of app: AppSettings) {
+        self.updateState(of: app.name) { state in
+            state.failures = 0
+            state.failedRevision = nil
+            state.retryAt = nil
+            state.retryCause = nil
+        }
+    }
+
     /// Marks due work as started: the interval timer moves forward, a retry is consumed (a failure
     /// schedules the next).
     public func scheduleNextInterval(for app: AppSettings, trigger: Trigger) {
@@ -244,7 +259,7 @@ extension SyncEngine {
         } catch {
             return true  // the old revision is gone (force-push): render to be sure
         }
-        if self.state(of: app.name)?.usesKustomization == true { return !changes.isEmpty }
+        if self.state(of: app.name)?.usesKustomization ?? true { return !changes.isEmpty }
         let prefix = Self.directoryPrefix(app.source.path)
         return changes.contains { $0.path.hasPrefix(prefix) || $0.oldPath.hasPrefix(prefix) }
     }

@@ -49,7 +49,7 @@ public final class SyncEngine: Sendable {
             case .git(let url, let branch, let path):
                 do {
                     let remote = try GitRemote(url: url, repository: configuration.repository(for: url))
-                    targets[app.name] = GitBranchTarget(remote: remote, branch: branch, directory: path, mirrors: mirrors)
+                    targets[app.name] = GitBranchTarget(remote: remote, branch: branch, directory: path, app: app.name, mirrors: mirrors)
                 } catch let error as GitError {
                     throw SyncError(code: .target, message: "app \(app.name): \(error.message)")
                 }
@@ -173,8 +173,9 @@ struct AppState: Sendable {
     /// The drift last reported, so a lasting drift is reported once.
     var reportedDrift: DriftReport?
     var owned = false
-    /// The last render used a kustomization, which may read outside the app's path.
-    var usesKustomization = false
+    /// Whether the last render used a kustomization, which may read outside the app's path; nil
+    /// until this worker has rendered the app (then any change counts as touching it).
+    var usesKustomization: Bool?
 
     init(nextInterval: ContinuousClock.Instant) {
         self.nextInterval = nextInterval

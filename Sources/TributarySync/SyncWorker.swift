@@ -109,9 +109,10 @@ public final class SyncWorker: Service, Sendable {
             return
         }
         let events = await self.engine.handle(change, id: event.id)
-        guard await self.publish(events, until: { !consumer.isAssigned(topic: self.topics.changes, partition: message.partition) }) else {
+        // The syncs are done: their events are published even if the partition moved meanwhile.
+        guard await self.publish(events), consumer.isAssigned(topic: self.topics.changes, partition: message.partition) else {
             self.skippedOffsets.skip(message)
-            return  // not acknowledged: leave the offset, so the change is processed again
+            return  // not acknowledged, or no longer ours: leave the offset, so the change is processed again
         }
         self.store(message, in: consumer)
         self.engine.metrics.recordChangeProcessed()
@@ -132,10 +133,11 @@ public final class SyncWorker: Service, Sendable {
     }
 
     /// Publishes sync events and waits for the broker's acknowledgements, retrying while the broker
-    /// is away. Returns false when it gave up (`abandon` said so).
-    private func publish(_ events: [SyncEvent], until abandon: @escaping @Sendable () -> Bool = { false }) async -> Bool {
+    /// is away. Returns false when it gave up: 10 s into a graceful shutdown.
+    private func publish(_ events: [SyncEvent]) async -> Bool {
         var pending = events
         var delay: Duration = .milliseconds(200)
+        var shutdownSeen: ContinuousClock.Instant?
         while !pending.isEmpty {
             var failed: [SyncEvent] = []
             await withTaskGroup(of: SyncEvent?.self) { group in
@@ -154,7 +156,11 @@ public final class SyncWorker: Service, Sendable {
             }
             pending = failed
             if pending.isEmpty { break }
-            if abandon() { return false }
+            if Task.isShuttingDownGracefully || self.stopping.load(ordering: .relaxed) {
+                let seen = shutdownSeen ?? .now
+                shutdownSeen = seen
+                if ContinuousClock.now - seen > .seconds(10) { return false }
+            }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(5))
         }
@@ -192,6 +198,9 @@ public final class SyncWorker: Service, Sendable {
         for await event in consumer.events {
             switch event {
             case .partitionsAssigned(let partitions):
+                if let committed = try? await consumer.committedOffsets(for: partitions.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) }) {
+                    self.skippedOffsets.forget(committed: committed)
+                }
                 self.assigned.withLock { assigned in
                     assigned = (assigned ?? []).union(partitions.filter { $0.topic == self.topics.changes }.map(\.partition))
                 }
@@ -237,7 +246,7 @@ public final class SyncWorker: Service, Sendable {
                         var events: [SyncEvent] = []
                         if let event = await self.engine.sync(app, trigger: trigger) { events.append(event) }
                         if case .interval = trigger, let event = await self.engine.checkDrift(app) { events.append(event) }
-                        _ = await self.publish(events, until: { self.stopping.load(ordering: .relaxed) })
+                        _ = await self.publish(events)
                     }
                 }
             }

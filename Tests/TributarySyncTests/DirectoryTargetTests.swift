@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TributaryCore
+@testable import TributaryRender
 @testable import TributarySync
 
 @Suite("Directory target")
@@ -91,5 +92,12 @@ struct DirectoryTargetTests {
             _ = try await DirectoryTarget(path: self.path).apply([self.resource("a.yaml", "a: 1\n")], context: self.context("1111"))
         }
         #expect(self.read("existing.yaml") == "x")
+    }
+
+    @Test func resourceFileNamesCannotLeaveTheTarget() {
+        let manifest = Manifest(apiVersion: "v1", kind: "../../../../tmp/x", namespace: "..", name: "a/b", syncWave: 0, yaml: "", file: "f", line: 1)
+        let name = ResourceLayout.fileName(for: manifest)
+        #expect(!name.contains("/"))
+        #expect(!name.hasPrefix("."))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TributaryCore
+import TributaryGit
 import TributaryTestSupport
 @testable import TributarySync
 
@@ -91,5 +92,35 @@ struct GitBranchTargetTests {
         #expect(log.last?.contains("someone else") == true)
         // The other commit's file is not Tributary's and survives.
         #expect(try run(["git", "-C", self.destination.path, "show", "rendered/shop:README.md"]) == "someone else")
+    }
+
+    @Test func appsSharingABranchOnlyTrustTheirOwnCommitsForTheRevisionTheyHold() async throws {
+        let commit = try self.fixture.git.commit([
+            "apps/shop/config.yaml": SyncFixture.configMap("shop", "1"),
+            "apps/cart/config.yaml": SyncFixture.configMap("cart", "1"),
+        ])
+        let configuration = try self.fixture.configuration(apps: [
+            self.fixture.app("shop", destination: "{ git: { repoURL: \"\(self.destinationURL)\", branch: rendered/all, path: shop } }"),
+            self.fixture.app("cart", destination: "{ git: { repoURL: \"\(self.destinationURL)\", branch: rendered/all, path: cart } }"),
+        ])
+        let engine = try self.fixture.engine(configuration)
+        _ = await engine.sync(configuration.app(named: "shop")!, trigger: .change(self.fixture.change(after: commit), id: "c1"))
+        _ = await engine.sync(configuration.app(named: "cart")!, trigger: .change(self.fixture.change(after: commit), id: "c1"))
+        let head = try run(["git", "-C", self.destination.path, "log", "-1", "--format=%B", "rendered/all"])
+        #expect(head.contains("Tributary-App: cart"))
+        let shop = try #require(engine.targets["shop"])
+        let cart = try #require(engine.targets["cart"])
+        // The head is cart's commit: it says nothing about what shop holds.
+        #expect(try await shop.inventory()?.revision == nil)
+        #expect(try await cart.inventory()?.revision == commit)
+        #expect(try await shop.inventory()?.files.isEmpty == false)
+    }
+
+    @Test func destinationsNeverShowCredentials() throws {
+        let target = GitBranchTarget(
+            remote: .init(url: "https://bot:s3cret-token@git.example.com/acme/rendered.git"), branch: "main", directory: ".", app: "shop",
+            mirrors: .init(directory: self.fixture.git.root, logger: self.fixture.logger)
+        )
+        #expect(!target.destination.contains("s3cret-token"))
     }
 }

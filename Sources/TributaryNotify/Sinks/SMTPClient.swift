@@ -62,6 +62,10 @@ struct SMTPClient: Sendable {
                     throw DeliveryFailure(message: "SMTP \(self.host):\(self.port) does not offer STARTTLS", isRetryable: false)
                 }
                 _ = try await session.command("STARTTLS", expect: 220)
+                // Anything after the 220 arrived in clear text and would be read as if it came over TLS.
+                guard session.hasNoBufferedInput else {
+                    throw DeliveryFailure(message: "SMTP \(self.host):\(self.port) sent data after agreeing to STARTTLS", isRetryable: false)
+                }
                 // Nothing may be buffered between the 220 and the handshake; the server waits for it.
                 try await channel.channel.pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: host), position: .first).get()
                 capabilities = try await session.command("EHLO tributary", expect: 250)
@@ -141,6 +145,8 @@ struct SMTPClient: Sendable {
         var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
         let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
         var buffer = ByteBuffer()
+
+        var hasNoBufferedInput: Bool { self.buffer.readableBytes == 0 }
 
         /// Sends `line` and reads the reply; returns the reply's text lines.
         /// - Parameters:

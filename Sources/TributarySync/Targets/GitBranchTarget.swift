@@ -12,29 +12,32 @@ public struct GitBranchTarget: SyncTarget {
     public let branch: String
     /// Where in the branch the files go; `.` for the root.
     public let directory: String
+    /// The app this target belongs to: only its own commits say which revision it holds.
+    public let app: String
     let mirrors: GitMirrorCache
 
     static let revisionTrailer = "Tributary-Source-Revision"
 
-    public init(remote: GitRemote, branch: String, directory: String, mirrors: GitMirrorCache) {
+    public init(remote: GitRemote, branch: String, directory: String, app: String, mirrors: GitMirrorCache) {
         self.remote = remote
         self.branch = branch
         self.directory = directory
+        self.app = app
         self.mirrors = mirrors
     }
 
-    public var destination: String { "git:\(self.remote.url)#\(self.branch)" }
+    /// Credentials in the URL are removed: this string goes into events, notifications and logs.
+    public var destination: String { "git:\(GitRemote.redactingCredentials(self.remote.url))#\(self.branch)" }
 
     public func inventory() async throws -> TargetInventory? {
         let snapshot = try await self.snapshot()
         guard let bytes = snapshot.files[TargetInventory.fileName], let head = snapshot.head else { return nil }
         var inventory = try TargetInventory.decode(bytes, location: "\(self.destination):\(TargetInventory.fileName)")
         // The revision is kept in the commit trailer, not in the tree (see `TargetInventory.revision`).
-        let message = try await self.mirrors.message(of: head, in: self.remote)
-        inventory.revision = message.split(separator: "\n").reversed().lazy.compactMap { line -> String? in
-            guard line.hasPrefix("\(Self.revisionTrailer): ") else { return nil }
-            return String(line.dropFirst(Self.revisionTrailer.count + 2)).trimmingCharacters(in: .whitespaces)
-        }.first
+        // Only a head commit of this app's says what it holds; after another app's commit (apps may
+        // share a branch) or someone's hand edit it is unknown, and the next sync renders again.
+        let trailers = Self.trailers(try await self.mirrors.message(of: head, in: self.remote))
+        inventory.revision = trailers["Tributary-App"] == self.app ? trailers[Self.revisionTrailer] : nil
         return inventory
     }
 
@@ -70,6 +73,15 @@ public struct GitBranchTarget: SyncTarget {
         } catch let error as GitError {
             throw SyncError(code: .target, message: "cannot read \(self.destination): \(error.message)")
         }
+    }
+
+    static func trailers(_ message: String) -> [String: String] {
+        var trailers: [String: String] = [:]
+        for line in message.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"), line.hasPrefix("Tributary-") else { continue }
+            trailers[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return trailers
     }
 
     /// Names the app and source revision; trailers carry the source SHA and the push's delivery id.

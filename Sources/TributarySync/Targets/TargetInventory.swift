@@ -85,9 +85,11 @@ struct TargetPlan {
             if context.prune {
                 if current[path] != nil { self.removing.insert(path) }
                 self.counts.pruned += 1
-            } else if current[path] != nil {
-                // Kept and still owned, so turning prune on later removes it.
-                files[path] = digest
+            } else if let bytes = current[path] {
+                // Kept and still owned, so turning prune on later removes it. Recorded as it is now:
+                // an orphan is no longer rendered, so there is nothing to heal it to.
+                _ = digest
+                files[path] = TargetInventory.digest(bytes)
                 self.counts.orphaned += 1
             }
         }
