@@ -83,34 +83,30 @@ public final class NotificationDelivery: Service, Sendable {
                     }
                 }
             }
-            defer { self.stopping.store(true, ordering: .relaxed) }
-            do {
-                try await self.deliverAll(from: consumer)
-            } catch {
-                self.stopping.store(true, ordering: .relaxed)
-                await consumer.close()
-                throw error
-            }
+            // Stop the helper tasks and close the consumer whether delivery ended normally or not.
+            var failure: (any Error)?
+            do { try await self.deliverAll(from: consumer) } catch { failure = error }
             self.stopping.store(true, ordering: .relaxed)
             await consumer.close()
+            if let failure { throw failure }
             try await group.waitForAll()
         }
     }
 
     private func deliverAll(from consumer: KafkaConsumer) async throws {
-            try await consumer.forEachMessageByPartition { message in
-                guard await self.handle(message, consumer: consumer) else {
-                    self.skippedOffsets.skip(message)
-                    return
-                }
-                guard self.skippedOffsets.mayStore(message) else { return }
-                do {
-                    try consumer.storeOffset(message)
-                    self.offsetsStored.store(true, ordering: .relaxed)
-                } catch {
-                    self.logger.debug("Offset not stored (partition moved)", metadata: ["error": "\(error)"])
-                }
+        try await consumer.forEachMessageByPartition { message in
+            guard await self.handle(message, consumer: consumer) else {
+                self.skippedOffsets.skip(message)
+                return
             }
+            guard self.skippedOffsets.mayStore(message) else { return }
+            do {
+                try consumer.storeOffset(message)
+                self.offsetsStored.store(true, ordering: .relaxed)
+            } catch {
+                self.logger.debug("Offset not stored (partition moved)", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Whether work on `partition` should stop: it moved to another member, or the process is stopping.

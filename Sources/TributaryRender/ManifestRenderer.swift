@@ -34,7 +34,8 @@ public struct RenderOptions: Hashable, Sendable {
 /// they will be applied. Pure and deterministic: the same files give byte-identical output.
 public enum ManifestRenderer {
     static let manifestExtensions = [".yaml", ".yml", ".json"]
-    static let kustomizationNames: Set<String> = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+    /// The file names that make a directory a kustomization.
+    public static let kustomizationNames: Set<String> = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
     /// Later keys win.
     static let syncWaveAnnotations = ["argocd.argoproj.io/sync-wave", "tributary.dev/sync-wave"]
 

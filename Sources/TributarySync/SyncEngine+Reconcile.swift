@@ -298,8 +298,8 @@ extension SyncEngine {
 
     /// Argo CD's backoff: `duration × factor^(attempt-1)`, at most `maxDuration`.
     static func backoff(_ retry: AppSettings.SyncPolicy.Retry, attempt: Int) -> Duration {
-        let seconds = Self.seconds(retry.duration) * pow(retry.factor, Double(max(attempt - 1, 0)))
-        return .milliseconds(Int64(min(seconds, Self.seconds(retry.maxDuration)) * 1000))
+        let seconds = retry.duration.seconds * pow(retry.factor, Double(max(attempt - 1, 0)))
+        return .milliseconds(Int64(min(seconds, retry.maxDuration.seconds) * 1000))
     }
 
     static func triggerName(_ trigger: Trigger, healing: Bool) -> String {
@@ -316,11 +316,7 @@ extension SyncEngine {
         return trimmed.isEmpty ? "" : trimmed + "/"
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     static func milliseconds(_ duration: Duration) -> Double {
-        (Self.seconds(duration) * 1_000_000).rounded() / 1000
+        (duration.seconds * 1_000_000).rounded() / 1000
     }
 }

@@ -81,14 +81,13 @@ struct TargetPlan {
                 self.counts.updated += 1
             }
         }
-        for (path, digest) in owned where files[path] == nil {
+        for path in owned.keys where files[path] == nil {
             if context.prune {
                 if current[path] != nil { self.removing.insert(path) }
                 self.counts.pruned += 1
             } else if let bytes = current[path] {
                 // Kept and still owned, so turning prune on later removes it. Recorded as it is now:
                 // an orphan is no longer rendered, so there is nothing to heal it to.
-                _ = digest
                 files[path] = TargetInventory.digest(bytes)
                 self.counts.orphaned += 1
             }
