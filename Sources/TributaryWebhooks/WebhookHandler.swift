@@ -71,7 +71,7 @@ struct WebhookHandler: Sendable {
         // 3. Parse.
         let parsed: ParsedWebhook
         do {
-            let json = form ? try Self.formPayload(body) : Data(body)
+            let json = form ? try Self.formPayload(body) : body
             parsed = try Self.parse(provider, headers: headers, json: json)
         } catch {
             return .failure(.badRequest, outcome: "bad_request", "\(error)")
@@ -144,7 +144,7 @@ struct WebhookHandler: Sendable {
         deliveryID: String?,
         receivedAt: Date
     ) async throws -> [(id: String, report: KafkaDeliveryReport)] {
-        let messages = try pushes.map { push -> (String, KafkaProducerMessage) in
+        let messages = pushes.map { push -> (String, KafkaProducerMessage) in
             let change = ChangeEvent(
                 provider: provider.rawValue,
                 deliveryID: deliveryID ?? UUID().uuidString.lowercased(),
@@ -162,7 +162,14 @@ struct WebhookHandler: Sendable {
             )
             // A stable id: a retried delivery republishes the same event id, so consumers can drop it.
             let id = deliveryID.map { "\(provider.rawValue):\($0):\(push.ref)" } ?? UUID().uuidString.lowercased()
-            let event = try CloudEvent(id: id, source: "/tributary/webhooks/\(provider.rawValue)", type: ChangeEvent.eventType, time: receivedAt, subject: push.repository.key, payload: change)
+            let event = CloudEvent(
+                id: id,
+                source: "/tributary/webhooks/\(provider.rawValue)",
+                type: ChangeEvent.eventType,
+                time: receivedAt,
+                subject: push.repository.key,
+                data: change.jsonBytes
+            )
             return (id, event.kafkaMessage(topic: self.topics.changes, key: push.repository.key))
         }
         if messages.count == 1 {
@@ -178,7 +185,7 @@ struct WebhookHandler: Sendable {
         }
     }
 
-    static func parse(_ provider: WebhookProvider, headers: HTTPFields, json: Data) throws -> ParsedWebhook {
+    static func parse(_ provider: WebhookProvider, headers: HTTPFields, json: [UInt8]) throws -> ParsedWebhook {
         switch provider {
         case .github, .gitea, .forgejo: try GitHubPayloadParser.parse(provider, headers: headers, body: json)
         case .gitlab: try GitLabPayloadParser.parse(headers: headers, body: json)
@@ -217,11 +224,11 @@ struct WebhookHandler: Sendable {
     }
 
     /// GitHub's form encoding: the JSON is the `payload` field.
-    static func formPayload(_ body: [UInt8]) throws -> Data {
+    static func formPayload(_ body: [UInt8]) throws -> [UInt8] {
         for pair in String(decoding: body, as: UTF8.self).split(separator: "&") where pair.hasPrefix("payload=") {
             let encoded = pair.dropFirst("payload=".count).replacingOccurrences(of: "+", with: " ")
             guard let decoded = encoded.removingPercentEncoding else { throw MalformedPayload(reason: "payload field is not URL-encoded") }
-            return Data(decoded.utf8)
+            return Array(decoded.utf8)
         }
         throw MalformedPayload(reason: "form body has no payload field")
     }
@@ -241,48 +248,31 @@ struct WebhookResponse: Sendable {
         WebhookResponse(status: status, outcome: outcome, body: ["error": reason], retryAfter: retryAfter)
     }
 
-    /// The body as compact JSON with sorted keys. Written by hand: JSONSerialization is slow on the hot path.
+    /// The body as compact JSON with sorted keys.
     var jsonBody: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(128)
-        Self.write(self.body, into: &out)
-        return out
+        var json = JSONWriter(capacity: 128)
+        Self.write(self.body, into: &json)
+        return json.bytes
     }
 
-    private static func write(_ value: any Sendable, into out: inout [UInt8]) {
+    private static func write(_ value: any Sendable, into json: inout JSONWriter) {
         switch value {
-        case let text as String:
-            out.append(UInt8(ascii: "\""))
-            for byte in text.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
-                case ..<0x20: out += Array(String(format: "\\u%04x", byte).utf8)
-                default: out.append(byte)
-                }
-            }
-            out.append(UInt8(ascii: "\""))
-        case let flag as Bool:
-            out += Array((flag ? "true" : "false").utf8)
-        case let number as Int:
-            out += Array(String(number).utf8)
+        case let text as String: json.string(text)
+        case let flag as Bool: json.bool(flag)
+        case let number as Int: json.int(number)
         case let list as [any Sendable]:
-            out.append(UInt8(ascii: "["))
-            for (index, element) in list.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.write(element, into: &out)
-            }
-            out.append(UInt8(ascii: "]"))
+            json.beginArray()
+            for element in list { Self.write(element, into: &json) }
+            json.endArray()
         case let object as [String: any Sendable]:
-            out.append(UInt8(ascii: "{"))
-            for (index, key) in object.keys.sorted().enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.write(key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                Self.write(object[key]!, into: &out)
+            json.beginObject()
+            for key in object.keys.sorted() {
+                json.key(key)
+                Self.write(object[key]!, into: &json)
             }
-            out.append(UInt8(ascii: "}"))
+            json.endObject()
         default:
-            out += Array("null".utf8)
+            json.null()
         }
     }
 }

@@ -97,3 +97,40 @@ struct CloudEventTests {
         #expect(TributaryTopics(prefix: "prod").deadLetters == "prod.dlq")
     }
 }
+
+@Suite("Change event JSON")
+struct ChangeEventJSONTests {
+    static let events: [ChangeEvent] = [
+        ChangeEvent(
+            provider: "github",
+            deliveryID: "d-1",
+            hookID: "42",
+            repository: .init(key: "github.com/acme/infra", cloneURLs: ["https://github.com/acme/infra.git", "git@github.com:acme/infra.git"], webURL: "https://github.com/acme/infra"),
+            ref: "refs/heads/main",
+            before: String(repeating: "1", count: 40),
+            after: String(repeating: "2", count: 40),
+            forced: true,
+            pusher: "Zoë \"quoted\" \\ back/slash\n\t\u{01}\u{7f} 😀",
+            changedPathHints: .init(added: ["a/ü.yaml"], modified: [], removed: ["b\u{1f}.yaml"], complete: false),
+            receivedAt: Date(timeIntervalSince1970: 1_764_000_000.5)
+        ),
+        ChangeEvent(
+            provider: "gitlab",
+            deliveryID: "d-2",
+            repository: .init(key: "gitlab.example.com/group/sub/repo", cloneURLs: []),
+            ref: "refs/tags/v1",
+            before: String(repeating: "0", count: 40),
+            after: String(repeating: "3", count: 40),
+            created: true,
+            deleted: false,
+            receivedAt: Date(timeIntervalSince1970: 0)
+        ),
+    ]
+
+    @Test(arguments: Self.events)
+    func handWrittenEncodingMatchesTributaryJSON(event: ChangeEvent) throws {
+        let expected = try TributaryJSON.encode(event)
+        #expect(String(decoding: event.jsonBytes, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+        #expect(try TributaryJSON.decode(ChangeEvent.self, from: Data(event.jsonBytes)) == event)
+    }
+}

@@ -98,7 +98,7 @@ struct ListenerBehaviourTests {
             let malformed = SignedDelivery(.github, body: Array("{\"ref\": ".utf8))
             let malformedResponse = try await malformed.send(client)
             #expect(malformedResponse.status == .badRequest)
-            #expect(malformedResponse.json["error"] as? String == "body is not valid JSON")
+            #expect(malformedResponse.json["error"] as? String == "body is not valid JSON: unexpected end of the document at byte 8")
             let missingField = SignedDelivery(.github, body: Payloads.json(["ref": "refs/heads/main"]))
             #expect(try await missingField.send(client).status == .badRequest)
             let xml = SignedDelivery(.github, body: Array("<push/>".utf8), contentType: "application/xml")

@@ -93,3 +93,65 @@ public struct ChangeEvent: Codable, Hashable, Sendable {
         }
     }
 }
+
+extension ChangeEvent {
+    /// The event as `TributaryJSON.encode` writes it, without `JSONEncoder`: the listener encodes one
+    /// per webhook. Keys in sorted order; `nil` properties are left out, as the synthesised
+    /// `Encodable` conformance does. A test compares the two encodings.
+    public var jsonBytes: [UInt8] {
+        var json = JSONWriter(capacity: 512)
+        json.beginObject()
+        json.key("after")
+        json.string(self.after)
+        json.key("before")
+        json.string(self.before)
+        if let hints = self.changedPathHints {
+            json.key("changedPathHints")
+            json.beginObject()
+            json.key("added")
+            json.strings(hints.added)
+            json.key("complete")
+            json.bool(hints.complete)
+            json.key("modified")
+            json.strings(hints.modified)
+            json.key("removed")
+            json.strings(hints.removed)
+            json.endObject()
+        }
+        json.key("created")
+        json.bool(self.created)
+        json.key("deleted")
+        json.bool(self.deleted)
+        json.key("deliveryID")
+        json.string(self.deliveryID)
+        json.key("forced")
+        json.bool(self.forced)
+        if let hookID = self.hookID {
+            json.key("hookID")
+            json.string(hookID)
+        }
+        json.key("provider")
+        json.string(self.provider)
+        if let pusher = self.pusher {
+            json.key("pusher")
+            json.string(pusher)
+        }
+        json.key("receivedAt")
+        json.string(RFC3339.format(self.receivedAt))
+        json.key("ref")
+        json.string(self.ref)
+        json.key("repository")
+        json.beginObject()
+        json.key("cloneURLs")
+        json.strings(self.repository.cloneURLs)
+        json.key("key")
+        json.string(self.repository.key)
+        if let webURL = self.repository.webURL {
+            json.key("webURL")
+            json.string(webURL)
+        }
+        json.endObject()
+        json.endObject()
+        return json.bytes
+    }
+}

@@ -77,7 +77,7 @@ struct BitbucketServerPushPayload: Decodable {
 }
 
 enum BitbucketPayloadParser {
-    static func parseCloud(headers: HTTPFields, body: Data) throws -> ParsedWebhook {
+    static func parseCloud(headers: HTTPFields, body: [UInt8]) throws -> ParsedWebhook {
         let event = headers.value("X-Event-Key") ?? ""
         if event.hasSuffix(":ping") { return .ping }
         guard event == "repo:push" else { return .ignored("\(event) events are not acted on") }
@@ -112,7 +112,7 @@ enum BitbucketPayloadParser {
         return pushes.isEmpty ? .ignored("push without ref changes") : .pushes(pushes)
     }
 
-    static func parseServer(headers: HTTPFields, body: Data) throws -> ParsedWebhook {
+    static func parseServer(headers: HTTPFields, body: [UInt8]) throws -> ParsedWebhook {
         let event = headers.value("X-Event-Key") ?? ""
         if event == "diagnostics:ping" { return .ping }
         guard event == "repo:refs_changed" else { return .ignored("\(event) events are not acted on") }

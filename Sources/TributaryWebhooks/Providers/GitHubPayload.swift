@@ -42,7 +42,7 @@ enum GitHubPayloadParser {
     /// GitHub caps the commits array at 2048.
     static let gitHubCommitLimit = 2048
 
-    static func parse(_ provider: WebhookProvider, headers: HTTPFields, body: Data) throws -> ParsedWebhook {
+    static func parse(_ provider: WebhookProvider, headers: HTTPFields, body: [UInt8]) throws -> ParsedWebhook {
         let eventHeader: String =
             switch provider {
             case .gitea: "X-Gitea-Event"
@@ -104,15 +104,28 @@ enum GitHubPayloadParser {
 
 /// JSON decoding with errors that say what is wrong without echoing the body.
 enum PayloadDecoding {
-    static func decode<Payload: Decodable>(_ type: Payload.Type, from body: Data) throws -> Payload {
+    static func decode<Payload: Decodable>(_ type: Payload.Type, from body: [UInt8]) throws -> Payload {
+        try Self.decode(type, from: try Self.parse(body))
+    }
+
+    /// Parses once for callers that read a body as more than one type.
+    static func parse(_ body: [UInt8]) throws -> JSONTape {
         do {
-            return try JSONDecoder().decode(type, from: body)
+            return try JSONTape(parsing: body)
+        } catch {
+            throw MalformedPayload(reason: "body is not valid JSON: \(error)")
+        }
+    }
+
+    static func decode<Payload: Decodable>(_ type: Payload.Type, from tape: JSONTape) throws -> Payload {
+        do {
+            return try JSONTapeDecoder.decode(type, from: tape)
         } catch DecodingError.keyNotFound(let key, let context) {
             throw MalformedPayload(reason: "payload lacks \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
             throw MalformedPayload(reason: "payload field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
-        } catch {
-            throw MalformedPayload(reason: "body is not valid JSON")
+        } catch DecodingError.dataCorrupted(let context) {
+            throw MalformedPayload(reason: "payload field \(context.codingPath.map(\.stringValue).joined(separator: ".")) is invalid: \(context.debugDescription)")
         }
     }
 }

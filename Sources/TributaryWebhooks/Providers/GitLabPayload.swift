@@ -28,18 +28,19 @@ struct GitLabEventKind: Decodable {
 }
 
 enum GitLabPayloadParser {
-    static func parse(headers: HTTPFields, body: Data) throws -> ParsedWebhook {
+    static func parse(headers: HTTPFields, body: [UInt8]) throws -> ParsedWebhook {
         guard let event = headers.value("X-Gitlab-Event") else {
             throw MalformedPayload(reason: "missing X-Gitlab-Event header")
         }
         switch event {
         case "Push Hook", "Tag Push Hook", "System Hook":
             // System hooks carry many event kinds, most without a ref: look at the kind first.
-            let kind = try PayloadDecoding.decode(GitLabEventKind.self, from: body)
+            let tape = try PayloadDecoding.parse(body)
+            let kind = try PayloadDecoding.decode(GitLabEventKind.self, from: tape)
             guard let objectKind = kind.object_kind ?? kind.event_name, objectKind == "push" || objectKind == "tag_push" else {
                 return .ignored("\(kind.object_kind ?? kind.event_name ?? "unnamed") events are not acted on")
             }
-            let payload = try PayloadDecoding.decode(GitLabPushPayload.self, from: body)
+            let payload = try PayloadDecoding.decode(GitLabPushPayload.self, from: tape)
             let commits = payload.commits ?? []
             // GitLab lists at most 20 commits; total_commits_count tells whether that is all of them.
             let complete = commits.count >= (payload.total_commits_count ?? commits.count) && !ParsedPush.isZero(payload.before ?? "")

@@ -29,7 +29,7 @@ struct StandardPushPayload: Decodable {
 }
 
 enum StandardPayloadParser {
-    static func parse(body: Data) throws -> ParsedWebhook {
+    static func parse(body: [UInt8]) throws -> ParsedWebhook {
         let payload = try PayloadDecoding.decode(StandardPushPayload.self, from: body)
         switch payload.type {
         case "ping":

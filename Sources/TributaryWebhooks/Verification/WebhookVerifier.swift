@@ -81,7 +81,7 @@ struct WebhookVerifier: Sendable {
     }
 
     private static func fingerprint(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
+        Signatures.hex(SHA256.hash(data: bytes).prefix(16))
     }
 }
 
