@@ -13,16 +13,20 @@ public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codabl
     ///
     /// - Returns: `nil` when no host and path can be found.
     public init?(url: String) {
-        let trimmed = url.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Plain Swift rather than Foundation's trimming and searching: the listener runs this on
+        // every URL of every webhook.
+        var trimmed = Substring(url)
+        while trimmed.first?.isWhitespace == true { trimmed = trimmed.dropFirst() }
+        while trimmed.last?.isWhitespace == true { trimmed = trimmed.dropLast() }
         if let local = Self.localKey(trimmed) {
             self.rawValue = local
             return
         }
-        var rest = Substring(trimmed)
+        var rest = trimmed
         if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<query] }
         var scpLike = false
-        if let scheme = rest.range(of: "://") {
-            rest = rest[scheme.upperBound...]
+        if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") {
+            rest = rest[rest.index(colon, offsetBy: 3)...]
         } else if let colon = rest.firstIndex(of: ":"), !rest[..<colon].contains("/") {
             // scp-like `user@host:path`: the colon separates host and path — unless digits and a
             // slash follow, which is `host:port/path` written without a scheme.
@@ -42,9 +46,9 @@ public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codabl
         self.rawValue = "\(authority)/\(path)".lowercased()
     }
 
-    private static func localKey(_ url: String) -> String? {
+    private static func localKey(_ url: Substring) -> String? {
         guard url.hasPrefix("file://") || url.hasPrefix("/") || url.hasPrefix("./") || url.hasPrefix("../") else { return nil }
-        var path = Substring(url.hasPrefix("file://") ? String(url.dropFirst(7)) : url)
+        var path = url.hasPrefix("file://") ? url.dropFirst(7) : url
         while path.hasSuffix("/") { path = path.dropLast() }
         if path.hasSuffix(".git") { path = path.dropLast(4) }
         while path.hasPrefix("./") { path = path.dropFirst(2) }

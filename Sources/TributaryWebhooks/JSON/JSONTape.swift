@@ -4,8 +4,8 @@
 /// Webhook payloads are parsed on the listener's hot path, and Foundation's `JSONDecoder` spent more
 /// time on a 7 KB GitHub push than everything else a request does. The tape is built in one pass;
 /// strings and numbers stay as byte ranges until a payload type asks for them, and values nobody asks
-/// for (commit messages, authors, ...) are never turned into Swift values.
-struct JSONTape: Sendable {
+/// for (commit messages, authors, ...) are never turned into Swift values. Read it through `JSONValue`.
+final class JSONTape: Sendable {
     enum Kind: UInt8, Sendable {
         case object, array, string, escapedString, number, `true`, `false`, null
     }
@@ -25,7 +25,7 @@ struct JSONTape: Sendable {
     static let maximumDepth = 512
 
     let bytes: [UInt8]
-    private(set) var entries: [Entry]
+    let entries: [Entry]
 
     /// Parses `bytes` as one JSON value surrounded by optional whitespace.
     ///

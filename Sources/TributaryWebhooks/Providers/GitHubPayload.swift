@@ -1,9 +1,8 @@
-import Foundation
 import HTTPTypes
 import TributaryCore
 
 /// GitHub's push payload; Gitea and Forgejo send the same shape.
-struct GitHubPushPayload: Decodable {
+struct GitHubPushPayload {
     var ref: String
     var before: String?
     var after: String?
@@ -14,28 +13,61 @@ struct GitHubPushPayload: Decodable {
     var pusher: Pusher?
     var commits: [PayloadCommit]?
     /// Gitea and Forgejo: how many commits the push had (the list may be shorter).
-    var total_commits: Int?
+    var totalCommits: Int?
 
-    struct Repository: Decodable {
-        var clone_url: String?
-        var ssh_url: String?
-        var git_url: String?
-        var html_url: String?
+    init(_ json: JSONValue) throws {
+        self.ref = try json.string("ref")
+        self.before = try json.optionalString("before")
+        self.after = try json.optionalString("after")
+        self.created = try json.optionalBool("created")
+        self.deleted = try json.optionalBool("deleted")
+        self.forced = try json.optionalBool("forced")
+        self.repository = try Repository(json.required("repository"))
+        self.pusher = try json.member("pusher").map(Pusher.init)
+        self.commits = try json.member("commits")?.elements().map(PayloadCommit.init)
+        self.totalCommits = try json.optionalInt("total_commits")
     }
 
-    struct Pusher: Decodable {
+    struct Repository {
+        var cloneURL: String?
+        var sshURL: String?
+        var gitURL: String?
+        var htmlURL: String?
+
+        init(_ json: JSONValue) throws {
+            self.cloneURL = try json.optionalString("clone_url")
+            self.sshURL = try json.optionalString("ssh_url")
+            self.gitURL = try json.optionalString("git_url")
+            self.htmlURL = try json.optionalString("html_url")
+        }
+    }
+
+    struct Pusher {
         var name: String?
         var login: String?
         var username: String?
+
+        init(_ json: JSONValue) throws {
+            self.name = try json.optionalString("name")
+            self.login = try json.optionalString("login")
+            self.username = try json.optionalString("username")
+        }
     }
 }
 
 /// Gitea's and Forgejo's `delete` event: a branch or tag was removed.
-struct GiteaDeletePayload: Decodable {
+struct GiteaDeletePayload {
     var ref: String
-    var ref_type: String
+    var refType: String
     var repository: GitHubPushPayload.Repository
     var sender: GitHubPushPayload.Pusher?
+
+    init(_ json: JSONValue) throws {
+        self.ref = try json.string("ref")
+        self.refType = try json.string("ref_type")
+        self.repository = try GitHubPushPayload.Repository(json.required("repository"))
+        self.sender = try json.member("sender").map(GitHubPushPayload.Pusher.init)
+    }
 }
 
 enum GitHubPayloadParser {
@@ -55,15 +87,15 @@ enum GitHubPayloadParser {
         case "ping":
             return .ping
         case "push":
-            let payload = try PayloadDecoding.decode(GitHubPushPayload.self, from: body)
+            let payload = try GitHubPushPayload(PayloadDecoding.parse(body))
             let commits = payload.commits ?? []
             // Commit lists cover new commits only: after a force push or on a new branch they miss paths.
             let listed =
-                if let total = payload.total_commits { commits.count >= total } else { commits.count < Self.gitHubCommitLimit }
+                if let total = payload.totalCommits { commits.count >= total } else { commits.count < Self.gitHubCommitLimit }
             let complete = listed && payload.forced != true && payload.created != true && !ParsedPush.isZero(payload.before ?? "")
             let repository = try ChangeEvent.Repository(
-                urls: [payload.repository.clone_url, payload.repository.ssh_url, payload.repository.git_url],
-                webURL: payload.repository.html_url
+                urls: [payload.repository.cloneURL, payload.repository.sshURL, payload.repository.gitURL],
+                webURL: payload.repository.htmlURL
             )
             return .pushes([
                 ParsedPush(
@@ -80,11 +112,11 @@ enum GitHubPayloadParser {
             ])
         case "delete" where provider != .github:
             // GitHub reports deletions as a push with deleted=true too; Gitea and Forgejo only with this event.
-            let payload = try PayloadDecoding.decode(GiteaDeletePayload.self, from: body)
-            let ref = payload.ref.hasPrefix("refs/") ? payload.ref : (payload.ref_type == "tag" ? "refs/tags/" : "refs/heads/") + payload.ref
+            let payload = try GiteaDeletePayload(PayloadDecoding.parse(body))
+            let ref = payload.ref.hasPrefix("refs/") ? payload.ref : (payload.refType == "tag" ? "refs/tags/" : "refs/heads/") + payload.ref
             return .pushes([
                 ParsedPush(
-                    repository: try ChangeEvent.Repository(urls: [payload.repository.clone_url, payload.repository.ssh_url], webURL: payload.repository.html_url),
+                    repository: try ChangeEvent.Repository(urls: [payload.repository.cloneURL, payload.repository.sshURL], webURL: payload.repository.htmlURL),
                     ref: ref,
                     before: nil,
                     after: nil,
@@ -102,30 +134,16 @@ enum GitHubPayloadParser {
     }
 }
 
-/// JSON decoding with errors that say what is wrong without echoing the body.
+/// Payload parsing with errors that say what is wrong without echoing the body.
 enum PayloadDecoding {
-    static func decode<Payload: Decodable>(_ type: Payload.Type, from body: [UInt8]) throws -> Payload {
-        try Self.decode(type, from: try Self.parse(body))
-    }
-
-    /// Parses once for callers that read a body as more than one type.
-    static func parse(_ body: [UInt8]) throws -> JSONTape {
+    /// The body's top-level value.
+    ///
+    /// - Throws: `MalformedPayload` naming the problem and its byte offset.
+    static func parse(_ body: [UInt8]) throws -> JSONValue {
         do {
-            return try JSONTape(parsing: body)
+            return JSONValue(root: try JSONTape(parsing: body))
         } catch {
             throw MalformedPayload(reason: "body is not valid JSON: \(error)")
-        }
-    }
-
-    static func decode<Payload: Decodable>(_ type: Payload.Type, from tape: JSONTape) throws -> Payload {
-        do {
-            return try JSONTapeDecoder.decode(type, from: tape)
-        } catch DecodingError.keyNotFound(let key, let context) {
-            throw MalformedPayload(reason: "payload lacks \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))")
-        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            throw MalformedPayload(reason: "payload field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
-        } catch DecodingError.dataCorrupted(let context) {
-            throw MalformedPayload(reason: "payload field \(context.codingPath.map(\.stringValue).joined(separator: ".")) is invalid: \(context.debugDescription)")
         }
     }
 }

@@ -1,30 +1,39 @@
-import Foundation
 import HTTPTypes
 import TributaryCore
 
 /// GitLab's push and tag-push payload (also inside system hooks).
-struct GitLabPushPayload: Decodable {
-    var object_kind: String
+struct GitLabPushPayload {
     var ref: String
     var before: String?
     var after: String?
-    var user_username: String?
-    var user_name: String?
+    var userUsername: String?
+    var userName: String?
     var project: Project
     var commits: [PayloadCommit]?
-    var total_commits_count: Int?
+    var totalCommitsCount: Int?
 
-    struct Project: Decodable {
-        var git_http_url: String?
-        var git_ssh_url: String?
-        var web_url: String?
+    init(_ json: JSONValue) throws {
+        self.ref = try json.string("ref")
+        self.before = try json.optionalString("before")
+        self.after = try json.optionalString("after")
+        self.userUsername = try json.optionalString("user_username")
+        self.userName = try json.optionalString("user_name")
+        self.project = try Project(json.required("project"))
+        self.commits = try json.member("commits")?.elements().map(PayloadCommit.init)
+        self.totalCommitsCount = try json.optionalInt("total_commits_count")
     }
-}
 
-/// Just enough of any GitLab hook to tell its kind.
-struct GitLabEventKind: Decodable {
-    var object_kind: String?
-    var event_name: String?
+    struct Project {
+        var gitHTTPURL: String?
+        var gitSSHURL: String?
+        var webURL: String?
+
+        init(_ json: JSONValue) throws {
+            self.gitHTTPURL = try json.optionalString("git_http_url")
+            self.gitSSHURL = try json.optionalString("git_ssh_url")
+            self.webURL = try json.optionalString("web_url")
+        }
+    }
 }
 
 enum GitLabPayloadParser {
@@ -35,22 +44,22 @@ enum GitLabPayloadParser {
         switch event {
         case "Push Hook", "Tag Push Hook", "System Hook":
             // System hooks carry many event kinds, most without a ref: look at the kind first.
-            let tape = try PayloadDecoding.parse(body)
-            let kind = try PayloadDecoding.decode(GitLabEventKind.self, from: tape)
-            guard let objectKind = kind.object_kind ?? kind.event_name, objectKind == "push" || objectKind == "tag_push" else {
-                return .ignored("\(kind.object_kind ?? kind.event_name ?? "unnamed") events are not acted on")
+            let json = try PayloadDecoding.parse(body)
+            let kind = try json.optionalString("object_kind") ?? json.optionalString("event_name")
+            guard let kind, kind == "push" || kind == "tag_push" else {
+                return .ignored("\(kind ?? "unnamed") events are not acted on")
             }
-            let payload = try PayloadDecoding.decode(GitLabPushPayload.self, from: tape)
+            let payload = try GitLabPushPayload(json)
             let commits = payload.commits ?? []
             // GitLab lists at most 20 commits; total_commits_count tells whether that is all of them.
-            let complete = commits.count >= (payload.total_commits_count ?? commits.count) && !ParsedPush.isZero(payload.before ?? "")
+            let complete = commits.count >= (payload.totalCommitsCount ?? commits.count) && !ParsedPush.isZero(payload.before ?? "")
             return .pushes([
                 ParsedPush(
-                    repository: try ChangeEvent.Repository(urls: [payload.project.git_http_url, payload.project.git_ssh_url], webURL: payload.project.web_url),
+                    repository: try ChangeEvent.Repository(urls: [payload.project.gitHTTPURL, payload.project.gitSSHURL], webURL: payload.project.webURL),
                     ref: payload.ref,
                     before: payload.before,
                     after: payload.after,
-                    pusher: payload.user_username ?? payload.user_name,
+                    pusher: payload.userUsername ?? payload.userName,
                     changedPathHints: ChangeEvent.ChangedPaths(commits: commits, complete: complete)
                 )
             ])

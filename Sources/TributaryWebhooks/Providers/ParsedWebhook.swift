@@ -60,16 +60,27 @@ struct MalformedPayload: Error, CustomStringConvertible {
 }
 
 /// A commit's file lists, as GitHub, Gitea and GitLab send them.
-struct PayloadCommit: Decodable {
+struct PayloadCommit {
     var added: [String]?
     var removed: [String]?
     var modified: [String]?
+
+    init(_ json: JSONValue) throws {
+        self.added = try json.optionalStrings("added")
+        self.removed = try json.optionalStrings("removed")
+        self.modified = try json.optionalStrings("modified")
+    }
 }
 
 extension ChangeEvent.ChangedPaths {
     /// Merges the commits' lists: sorted, without repeats.
     init(commits: [PayloadCommit], complete: Bool) {
-        func union(_ lists: [[String]?]) -> [String] { Array(Set(lists.compactMap { $0 }.joined())).sorted() }
+        // Sort, then drop neighbours: cheaper than hashing every path into a Set first.
+        func union(_ lists: [[String]?]) -> [String] {
+            var unique: [String] = []
+            for path in lists.compactMap({ $0 }).joined().sorted() where path != unique.last { unique.append(path) }
+            return unique
+        }
         self.init(
             added: union(commits.map(\.added)),
             modified: union(commits.map(\.modified)),
@@ -83,12 +94,13 @@ extension ChangeEvent.Repository {
     /// A repository from the URLs a payload offers; the key comes from the first that parses.
     init(urls: [String?], webURL: String?) throws {
         let cloneURLs = urls.compactMap { $0 }.filter { !$0.isEmpty }
-        guard let key = (cloneURLs + [webURL].compactMap { $0 }).lazy.compactMap(RepositoryKey.init(url:)).first else {
+        let keys = cloneURLs.map(RepositoryKey.init(url:))
+        guard let key = keys.lazy.compactMap({ $0 }).first ?? webURL.flatMap(RepositoryKey.init(url:)) else {
             throw MalformedPayload(reason: "payload names no repository URL")
         }
         // Only URLs of that same repository: a payload cannot smuggle in another repository's URL.
         var unique: [String] = []
-        for url in cloneURLs where !unique.contains(url) && RepositoryKey(url: url) == key { unique.append(url) }
+        for (url, urlKey) in zip(cloneURLs, keys) where urlKey == key && !unique.contains(url) { unique.append(url) }
         self.init(key: key.rawValue, cloneURLs: unique, webURL: webURL)
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import TributaryCore
 
 /// Tributary's generic push payload for Standard Webhooks senders (CI systems, scripts, other hosts).
@@ -9,7 +8,7 @@ import TributaryCore
 ///  "forced": false, "changedPaths": {"added": [], "modified": [], "removed": [], "complete": false}}
 /// ```
 /// `type: "ping"` is answered 200; other types are ignored.
-struct StandardPushPayload: Decodable {
+struct StandardPushPayload {
     var type: String
     var repository: Repository?
     var ref: String?
@@ -21,16 +20,42 @@ struct StandardPushPayload: Decodable {
     var pusher: String?
     var changedPaths: ChangeEvent.ChangedPaths?
 
-    struct Repository: Decodable {
+    init(_ json: JSONValue) throws {
+        self.type = try json.string("type")
+        self.repository = try json.member("repository").map(Repository.init)
+        self.ref = try json.optionalString("ref")
+        self.before = try json.optionalString("before")
+        self.after = try json.optionalString("after")
+        self.created = try json.optionalBool("created")
+        self.deleted = try json.optionalBool("deleted")
+        self.forced = try json.optionalBool("forced")
+        self.pusher = try json.optionalString("pusher")
+        self.changedPaths = try json.member("changedPaths").map { paths in
+            ChangeEvent.ChangedPaths(
+                added: try paths.optionalStrings("added") ?? [],
+                modified: try paths.optionalStrings("modified") ?? [],
+                removed: try paths.optionalStrings("removed") ?? [],
+                complete: try paths.required("complete").bool()
+            )
+        }
+    }
+
+    struct Repository {
         var url: String
         var cloneURLs: [String]?
         var webURL: String?
+
+        init(_ json: JSONValue) throws {
+            self.url = try json.string("url")
+            self.cloneURLs = try json.optionalStrings("cloneURLs")
+            self.webURL = try json.optionalString("webURL")
+        }
     }
 }
 
 enum StandardPayloadParser {
     static func parse(body: [UInt8]) throws -> ParsedWebhook {
-        let payload = try PayloadDecoding.decode(StandardPushPayload.self, from: body)
+        let payload = try StandardPushPayload(PayloadDecoding.parse(body))
         switch payload.type {
         case "ping":
             return .ping
