@@ -77,20 +77,31 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func appendQuoted(_ text: String) {
-        let hex = Array("0123456789abcdef".utf8)
         self.bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): self.bytes += [UInt8(ascii: "\\"), byte]
-            case 0x08: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
-            case 0x09: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0x0A: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0C: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
-            case 0x0D: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case ..<0x20: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
-            default: self.bytes.append(byte)
+        var text = text
+        text.withUTF8 { utf8 in
+            // Copy runs that need no escaping in one go; most strings are a single run.
+            var runStart = 0
+            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                self.appendEscaped(byte)
+                runStart = index + 1
             }
+            self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
         self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscaped(_ byte: UInt8) {
+        let hex = Array("0123456789abcdef".utf8)
+        switch byte {
+        case 0x08: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+        case 0x09: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+        case 0x0A: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+        case 0x0C: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
+        case 0x0D: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+        case ..<0x20: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+        default: self.bytes += [UInt8(ascii: "\\"), byte]
+        }
     }
 }

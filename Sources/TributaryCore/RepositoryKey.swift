@@ -13,8 +13,8 @@ public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codabl
     ///
     /// - Returns: `nil` when no host and path can be found.
     public init?(url: String) {
-        // Plain Swift rather than Foundation's trimming and searching: the listener runs this on
-        // every URL of every webhook.
+        // Byte-level searches rather than Foundation's or Character's: the listener runs this on every
+        // URL of every webhook. The separators are ASCII, so UTF-8 indices are valid cut points.
         var trimmed = Substring(url)
         while trimmed.first?.isWhitespace == true { trimmed = trimmed.dropFirst() }
         while trimmed.last?.isWhitespace == true { trimmed = trimmed.dropLast() }
@@ -23,22 +23,22 @@ public struct RepositoryKey: Hashable, Sendable, CustomStringConvertible, Codabl
             return
         }
         var rest = trimmed
-        if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<query] }
+        if let query = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) { rest = rest[..<query] }
         var scpLike = false
-        if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") {
-            rest = rest[rest.index(colon, offsetBy: 3)...]
-        } else if let colon = rest.firstIndex(of: ":"), !rest[..<colon].contains("/") {
+        if let colon = rest.utf8.firstIndex(of: UInt8(ascii: ":")), rest[colon...].hasPrefix("://") {
+            rest = rest[rest.utf8.index(colon, offsetBy: 3)...]
+        } else if let colon = rest.utf8.firstIndex(of: UInt8(ascii: ":")), !rest[..<colon].utf8.contains(UInt8(ascii: "/")) {
             // scp-like `user@host:path`: the colon separates host and path — unless digits and a
             // slash follow, which is `host:port/path` written without a scheme.
-            let afterColon = rest[rest.index(after: colon)...]
-            let digits = afterColon.prefix { $0.isNumber }
-            scpLike = digits.isEmpty || afterColon.dropFirst(digits.count).first != "/"
+            let afterColon = rest[rest.utf8.index(after: colon)...].utf8
+            let digits = afterColon.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }.count
+            scpLike = digits == 0 || afterColon.dropFirst(digits).first != UInt8(ascii: "/")
         }
-        let authorityEnd = scpLike ? rest.firstIndex(of: ":")! : (rest.firstIndex(of: "/") ?? rest.endIndex)
+        let authorityEnd = scpLike ? rest.utf8.firstIndex(of: UInt8(ascii: ":"))! : (rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex)
         var authority = rest[..<authorityEnd]
         var path = rest[authorityEnd...].dropFirst()
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        if !scpLike, let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") { authority = authority[..<colon] }
+        if let at = authority.utf8.lastIndex(of: UInt8(ascii: "@")) { authority = authority[authority.utf8.index(after: at)...] }
+        if !scpLike, let colon = authority.utf8.lastIndex(of: UInt8(ascii: ":")), !authority.hasSuffix("]") { authority = authority[..<colon] }
         while path.hasSuffix("/") { path = path.dropLast() }
         if path.hasSuffix(".git") { path = path.dropLast(4) }
         while path.hasPrefix("/") { path = path.dropFirst() }

@@ -197,22 +197,22 @@ struct WebhookHandler: Sendable {
 
     static func deliveryID(_ provider: WebhookProvider, _ headers: HTTPFields) -> String? {
         switch provider {
-        case .github: headers.value("X-GitHub-Delivery")
-        case .gitea: headers.value("X-Gitea-Delivery") ?? headers.value("X-GitHub-Delivery")
-        case .forgejo: headers.value("X-Forgejo-Delivery") ?? headers.value("X-Gitea-Delivery")
+        case .github: headers[.gitHubDelivery]
+        case .gitea: headers[.giteaDelivery] ?? headers[.gitHubDelivery]
+        case .forgejo: headers[.forgejoDelivery] ?? headers[.giteaDelivery]
         // Idempotency-Key stays the same across GitLab's retries; X-Gitlab-Event-UUID on older versions.
-        case .gitlab: headers.value("webhook-id") ?? headers.value("Idempotency-Key") ?? headers.value("X-Gitlab-Event-UUID")
-        case .bitbucket: headers.value("X-Request-UUID")
-        case .bitbucketServer: headers.value("X-Request-Id")
-        case .standard: headers.value("webhook-id")
+        case .gitlab: headers[.webhookID] ?? headers[.idempotencyKey] ?? headers[.gitlabEventUUID]
+        case .bitbucket: headers[.requestUUID]
+        case .bitbucketServer: headers[.requestID]
+        case .standard: headers[.webhookID]
         }
     }
 
     static func hookID(_ provider: WebhookProvider, _ headers: HTTPFields) -> String? {
         switch provider {
-        case .github, .gitea, .forgejo: headers.value("X-GitHub-Hook-ID")
-        case .gitlab: headers.value("X-Gitlab-Webhook-UUID")
-        case .bitbucket: headers.value("X-Hook-UUID")
+        case .github, .gitea, .forgejo: headers[.gitHubHookID]
+        case .gitlab: headers[.gitlabWebhookUUID]
+        case .bitbucket: headers[.hookUUID]
         case .bitbucketServer, .standard: nil
         }
     }
@@ -220,7 +220,11 @@ struct WebhookHandler: Sendable {
     /// The media type without parameters, lower-cased.
     static func mediaType(_ contentType: String?) -> String? {
         guard let contentType else { return nil }
-        return contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        var type = Substring(contentType)
+        if let semicolon = type.utf8.firstIndex(of: UInt8(ascii: ";")) { type = type[..<semicolon] }
+        while type.first?.isWhitespace == true { type = type.dropFirst() }
+        while type.last?.isWhitespace == true { type = type.dropLast() }
+        return type.lowercased()
     }
 
     /// GitHub's form encoding: the JSON is the `payload` field.

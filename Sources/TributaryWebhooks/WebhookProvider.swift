@@ -16,13 +16,13 @@ public enum WebhookProvider: String, CaseIterable, Hashable, Sendable {
     ///
     /// - Returns: `nil` when no known header is present.
     public static func detect(from headers: HTTPFields) -> WebhookProvider? {
-        func has(_ name: String) -> Bool { HTTPField.Name(name).map { headers[$0] != nil } ?? false }
-        if has("X-Forgejo-Event") || has("X-Forgejo-Signature") { return .forgejo }
-        if has("X-Gitea-Event") || has("X-Gitea-Signature") { return .gitea }
-        if has("X-GitHub-Event") { return .github }
-        if has("X-Gitlab-Event") { return .gitlab }
-        if has("X-Event-Key") { return has("X-Hook-UUID") || has("X-Request-UUID") ? .bitbucket : .bitbucketServer }
-        if has("webhook-signature") { return .standard }
+        func has(_ name: HTTPField.Name) -> Bool { headers[name] != nil }
+        if has(.forgejoEvent) || has(.forgejoSignature) { return .forgejo }
+        if has(.giteaEvent) || has(.giteaSignature) { return .gitea }
+        if has(.gitHubEvent) { return .github }
+        if has(.gitlabEvent) { return .gitlab }
+        if has(.eventKey) { return has(.hookUUID) || has(.requestUUID) ? .bitbucket : .bitbucketServer }
+        if has(.webhookSignature) { return .standard }
         return nil
     }
 }

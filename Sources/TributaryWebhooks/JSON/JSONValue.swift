@@ -1,22 +1,21 @@
 /// One value of a parsed payload, read by key or position.
 ///
 /// Payload types read only the fields they need. Errors are `MalformedPayload`s naming the value's
-/// path (`repository.clone_url`, `commits[3].added`), never its content.
+/// path (`repository.clone_url`, `commits[3].added`), never its content. A value is only a position
+/// in the tape: the path is worked out from the root when an error needs it, so reading a payload
+/// builds no path strings.
 struct JSONValue: Sendable {
     let tape: JSONTape
     let index: Int
-    /// Where the value sits in the document; empty for the root.
-    let path: String
 
     /// The document's top-level value.
     init(root tape: JSONTape) {
-        self.init(tape: tape, index: 0, path: "")
+        self.init(tape: tape, index: 0)
     }
 
-    private init(tape: JSONTape, index: Int, path: String) {
+    private init(tape: JSONTape, index: Int) {
         self.tape = tape
         self.index = index
-        self.path = path
     }
 
     var kind: JSONTape.Kind { self.tape[self.index].kind }
@@ -32,8 +31,7 @@ struct JSONValue: Sendable {
         var cursor = self.index + 1
         while cursor < end {
             if self.tape.string(at: cursor, equals: key) {
-                guard self.tape[cursor + 1].kind != .null else { return nil }
-                return JSONValue(tape: self.tape, index: cursor + 1, path: self.path.isEmpty ? key : "\(self.path).\(key)")
+                return self.tape[cursor + 1].kind == .null ? nil : JSONValue(tape: self.tape, index: cursor + 1)
             }
             cursor = Int(self.tape[cursor + 1].next)
         }
@@ -45,7 +43,8 @@ struct JSONValue: Sendable {
     /// - Throws: `MalformedPayload` when it is absent or `null`, or this value is not an object.
     func required(_ key: String) throws -> JSONValue {
         guard let value = try self.member(key) else {
-            throw MalformedPayload(reason: "payload lacks \(self.path.isEmpty ? key : "\(self.path).\(key)")")
+            let path = self.path
+            throw MalformedPayload(reason: "payload lacks \(path.isEmpty ? key : "\(path).\(key)")")
         }
         return value
     }
@@ -57,8 +56,7 @@ struct JSONValue: Sendable {
         var members: [(String, JSONValue)] = []
         var cursor = self.index + 1
         while cursor < end {
-            let key = try JSONValue(tape: self.tape, index: cursor, path: self.path).string()
-            members.append((key, JSONValue(tape: self.tape, index: cursor + 1, path: self.path.isEmpty ? key : "\(self.path).\(key)")))
+            members.append((try JSONValue(tape: self.tape, index: cursor).string(), JSONValue(tape: self.tape, index: cursor + 1)))
             cursor = Int(self.tape[cursor + 1].next)
         }
         return members
@@ -67,14 +65,9 @@ struct JSONValue: Sendable {
     /// The elements of an array.
     func elements() throws -> [JSONValue] {
         guard self.kind == .array else { throw self.wrongType("an array") }
-        let end = Int(self.tape[self.index].next)
         var elements: [JSONValue] = []
         elements.reserveCapacity(Int(self.tape[self.index].end))
-        var cursor = self.index + 1
-        while cursor < end {
-            elements.append(JSONValue(tape: self.tape, index: cursor, path: "\(self.path)[\(elements.count)]"))
-            cursor = Int(self.tape[cursor].next)
-        }
+        self.forEachElementIndex { elements.append(JSONValue(tape: self.tape, index: $0)) }
         return elements
     }
 
@@ -113,14 +106,71 @@ struct JSONValue: Sendable {
         return value
     }
 
+    /// An array of strings.
+    func strings() throws -> [String] {
+        guard self.kind == .array else { throw self.wrongType("an array") }
+        var strings: [String] = []
+        strings.reserveCapacity(Int(self.tape[self.index].end))
+        var failure: MalformedPayload?
+        self.forEachElementIndex { element in
+            guard failure == nil else { return }
+            do {
+                strings.append(try JSONValue(tape: self.tape, index: element).string())
+            } catch {
+                failure = error as? MalformedPayload
+            }
+        }
+        if let failure { throw failure }
+        return strings
+    }
+
     /// Required string member.
     func string(_ key: String) throws -> String { try self.required(key).string() }
     func optionalString(_ key: String) throws -> String? { try self.member(key)?.string() }
     func optionalBool(_ key: String) throws -> Bool? { try self.member(key)?.bool() }
     func optionalInt(_ key: String) throws -> Int? { try self.member(key)?.int() }
-    func optionalStrings(_ key: String) throws -> [String]? { try self.member(key)?.elements().map { try $0.string() } }
+    func optionalStrings(_ key: String) throws -> [String]? { try self.member(key)?.strings() }
+
+    private func forEachElementIndex(_ body: (Int) -> Void) {
+        let end = Int(self.tape[self.index].next)
+        var cursor = self.index + 1
+        while cursor < end {
+            body(cursor)
+            cursor = Int(self.tape[cursor].next)
+        }
+    }
 
     private func wrongType(_ expected: String) -> MalformedPayload {
-        MalformedPayload(reason: "payload field \(self.path.isEmpty ? "(the document)" : self.path) has the wrong type: expected \(expected)")
+        let path = self.path
+        return MalformedPayload(reason: "payload field \(path.isEmpty ? "(the document)" : path) has the wrong type: expected \(expected)")
+    }
+
+    /// Where the value sits in the document (`commits[3].added`), found by descending from the root.
+    var path: String {
+        var path = ""
+        var container = 0
+        while container != self.index {
+            let entry = self.tape[container]
+            var cursor = container + 1
+            var position = 0
+            while cursor < Int(entry.next) {
+                // In an object, `cursor` is a key and the value follows it.
+                let value = entry.kind == .object ? cursor + 1 : cursor
+                if self.index >= value, self.index < Int(self.tape[value].next) {
+                    if entry.kind == .object {
+                        let key = (try? self.tape.string(at: cursor)) ?? "?"
+                        path += path.isEmpty ? key : ".\(key)"
+                    } else {
+                        path += "[\(position)]"
+                    }
+                    container = value
+                    break
+                }
+                cursor = Int(self.tape[value].next)
+                position += 1
+            }
+            guard cursor < Int(entry.next) else { break }
+        }
+        return path
     }
 }

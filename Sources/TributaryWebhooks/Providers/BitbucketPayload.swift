@@ -94,7 +94,7 @@ struct BitbucketServerPushPayload {
 
 enum BitbucketPayloadParser {
     static func parseCloud(headers: HTTPFields, body: [UInt8]) throws -> ParsedWebhook {
-        let event = headers.value("X-Event-Key") ?? ""
+        let event = headers[.eventKey] ?? ""
         if event.hasSuffix(":ping") { return .ping }
         guard event == "repo:push" else { return .ignored("\(event) events are not acted on") }
         let payload = try BitbucketCloudPushPayload(PayloadDecoding.parse(body))
@@ -129,7 +129,7 @@ enum BitbucketPayloadParser {
     }
 
     static func parseServer(headers: HTTPFields, body: [UInt8]) throws -> ParsedWebhook {
-        let event = headers.value("X-Event-Key") ?? ""
+        let event = headers[.eventKey] ?? ""
         if event == "diagnostics:ping" { return .ping }
         guard event == "repo:refs_changed" else { return .ignored("\(event) events are not acted on") }
         let payload = try BitbucketServerPushPayload(PayloadDecoding.parse(body))

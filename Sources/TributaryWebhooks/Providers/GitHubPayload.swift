@@ -75,14 +75,14 @@ enum GitHubPayloadParser {
     static let gitHubCommitLimit = 2048
 
     static func parse(_ provider: WebhookProvider, headers: HTTPFields, body: [UInt8]) throws -> ParsedWebhook {
-        let eventHeader: String =
+        let eventHeader: HTTPField.Name =
             switch provider {
-            case .gitea: "X-Gitea-Event"
-            case .forgejo: "X-Forgejo-Event"
-            default: "X-GitHub-Event"
+            case .gitea: .giteaEvent
+            case .forgejo: .forgejoEvent
+            default: .gitHubEvent
             }
         // Forgejo also sends X-Gitea-Event and X-GitHub-Event; fall back for older senders.
-        let event = headers.value(eventHeader) ?? headers.value("X-GitHub-Event") ?? ""
+        let event = headers[eventHeader] ?? headers[.gitHubEvent] ?? ""
         switch event {
         case "ping":
             return .ping
@@ -127,7 +127,7 @@ enum GitHubPayloadParser {
                 )
             ])
         case "":
-            throw MalformedPayload(reason: "missing \(eventHeader) header")
+            throw MalformedPayload(reason: "missing \(eventHeader.rawName) header")
         default:
             return .ignored("\(event) events are not acted on")
         }

@@ -38,7 +38,7 @@ struct GitLabPushPayload {
 
 enum GitLabPayloadParser {
     static func parse(headers: HTTPFields, body: [UInt8]) throws -> ParsedWebhook {
-        guard let event = headers.value("X-Gitlab-Event") else {
+        guard let event = headers[.gitlabEvent] else {
             throw MalformedPayload(reason: "missing X-Gitlab-Event header")
         }
         switch event {

@@ -20,27 +20,27 @@ struct WebhookVerifier: Sendable {
         let credentials = self.credentials[provider]
         switch provider {
         case .github:
-            if let header = headers.value("X-Hub-Signature-256") {
+            if let header = headers[.hubSignature256] {
                 return Self.verifyPrefixedHMAC(header, prefix: "sha256=", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA256($0, body: $1, secret: $2) })
             }
-            if credentials.allowSHA1, let header = headers.value("X-Hub-Signature") {
+            if credentials.allowSHA1, let header = headers[.hubSignature] {
                 return Self.verifyPrefixedHMAC(header, prefix: "sha1=", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA1($0, body: $1, secret: $2) })
             }
             return .rejected("missing X-Hub-Signature-256 header")
         case .gitea:
-            guard let header = headers.value("X-Gitea-Signature") else { return .rejected("missing X-Gitea-Signature header") }
+            guard let header = headers[.giteaSignature] else { return .rejected("missing X-Gitea-Signature header") }
             return Self.verifyPrefixedHMAC(header, prefix: "", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA256($0, body: $1, secret: $2) })
         case .forgejo:
-            guard let header = headers.value("X-Forgejo-Signature") else { return .rejected("missing X-Forgejo-Signature header") }
+            guard let header = headers[.forgejoSignature] else { return .rejected("missing X-Forgejo-Signature header") }
             return Self.verifyPrefixedHMAC(header, prefix: "", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA256($0, body: $1, secret: $2) })
         case .bitbucket, .bitbucketServer:
-            guard let header = headers.value("X-Hub-Signature") else { return .rejected("missing X-Hub-Signature header") }
+            guard let header = headers[.hubSignature] else { return .rejected("missing X-Hub-Signature header") }
             return Self.verifyPrefixedHMAC(header, prefix: "sha256=", body: body, keys: credentials.signingKeys, check: { Signatures.isValidHMACSHA256($0, body: $1, secret: $2) })
         case .gitlab:
-            if headers.value("webhook-signature") != nil, !credentials.standardKeys.isEmpty {
+            if headers[.webhookSignature] != nil, !credentials.standardKeys.isEmpty {
                 return self.verifyStandard(headers: headers, body: body, keys: credentials.standardKeys, tolerance: credentials.timestampTolerance)
             }
-            guard let token = headers.value("X-Gitlab-Token") else { return .rejected("missing X-Gitlab-Token header") }
+            guard let token = headers[.gitlabToken] else { return .rejected("missing X-Gitlab-Token header") }
             let scopes = Set(credentials.tokens.filter { Signatures.tokensAreEqual(token, $0.secret) }.map(\.scope))
             // The token is the same for every delivery of a hook: fingerprint the body instead.
             return scopes.isEmpty ? .rejected("invalid X-Gitlab-Token") : .verified(scopes: scopes, fingerprint: Self.fingerprint(body))
@@ -50,8 +50,8 @@ struct WebhookVerifier: Sendable {
     }
 
     private func verifyStandard(headers: HTTPFields, body: [UInt8], keys: [WebhookCredentials.Candidate<SymmetricKey>], tolerance: Duration) -> Outcome {
-        guard let id = headers.value("webhook-id"), let timestamp = headers.value("webhook-timestamp"),
-            let signature = headers.value("webhook-signature")
+        guard let id = headers[.webhookID], let timestamp = headers[.webhookTimestamp],
+            let signature = headers[.webhookSignature]
         else {
             return .rejected("missing webhook-id, webhook-timestamp or webhook-signature header")
         }
@@ -82,13 +82,5 @@ struct WebhookVerifier: Sendable {
 
     private static func fingerprint(_ bytes: [UInt8]) -> String {
         Signatures.hex(SHA256.hash(data: bytes).prefix(16))
-    }
-}
-
-extension HTTPFields {
-    /// The first value of a header by name, case-insensitively.
-    func value(_ name: String) -> String? {
-        guard let field = HTTPField.Name(name) else { return nil }
-        return self[field]
     }
 }
