@@ -99,7 +99,11 @@ extension ChangeEvent {
     /// per webhook. Keys in sorted order; `nil` properties are left out, as the synthesised
     /// `Encodable` conformance does. A test compares the two encodings.
     public var jsonBytes: [UInt8] {
-        var json = JSONWriter(capacity: 512)
+        // Sized for the paths up front: growing a buffer of several KB costs more than writing it.
+        let pathBytes = self.changedPathHints.map { hints in
+            [hints.added, hints.modified, hints.removed].reduce(0) { total, paths in paths.reduce(total) { $0 + $1.utf8.count + 3 } }
+        }
+        var json = JSONWriter(capacity: 768 + (pathBytes ?? 0))
         json.beginObject()
         json.key("after")
         json.string(self.after)

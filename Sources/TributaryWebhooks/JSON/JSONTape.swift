@@ -55,12 +55,20 @@ final class JSONTape: Sendable {
         let range = Int(entry.start)..<Int(entry.end)
         let text: String?
         if entry.kind == .string {
-            text = String(validating: self.bytes[range], as: UTF8.self)
+            text = self.bytes.withUnsafeBufferPointer { Self.validUTF8(UnsafeBufferPointer(rebasing: $0[range])) }
         } else {
-            text = String(validating: try Self.unescape(self.bytes[range], at: range.lowerBound), as: UTF8.self)
+            text = try Self.unescape(self.bytes[range], at: range.lowerBound).withUnsafeBufferPointer(Self.validUTF8)
         }
         guard let text else { throw JSONSyntaxError(reason: "string is not valid UTF-8", offset: range.lowerBound) }
         return text
+    }
+
+    /// The text of `bytes` if they are valid UTF-8. `String(validating:)` is not specialised for
+    /// buffers and cost more than the rest of the string's creation; decoding repairs invalid
+    /// sequences, so a result that differs from the input means the input was invalid.
+    private static func validUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        var text = String(decoding: bytes, as: UTF8.self)
+        return text.withUTF8 { $0.elementsEqual(bytes) } ? text : nil
     }
 
     /// Whether the string entry at `index` is exactly `text`.
