@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A JSON document (RFC 8259) checked in full and recorded as a flat tape of entries that point into
 /// the original bytes.
 ///
@@ -68,7 +74,10 @@ final class JSONTape: Sendable {
     /// sequences, so a result that differs from the input means the input was invalid.
     private static func validUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
         var text = String(decoding: bytes, as: UTF8.self)
-        return text.withUTF8 { $0.elementsEqual(bytes) } ? text : nil
+        let unchanged = text.withUTF8 { decoded in
+            decoded.count == bytes.count && (bytes.isEmpty || memcmp(decoded.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+        }
+        return unchanged ? text : nil
     }
 
     /// Whether the string entry at `index` is exactly `text`.
@@ -78,9 +87,7 @@ final class JSONTape: Sendable {
         var text = text
         return text.withUTF8 { expected in
             guard expected.count == Int(entry.end - entry.start) else { return false }
-            return self.bytes.withUnsafeBufferPointer { buffer in
-                expected.elementsEqual(UnsafeBufferPointer(rebasing: buffer[Int(entry.start)..<Int(entry.end)]))
-            }
+            return expected.isEmpty || self.bytes.withUnsafeBufferPointer { memcmp($0.baseAddress! + Int(entry.start), expected.baseAddress!, expected.count) == 0 }
         }
     }
 

@@ -108,20 +108,25 @@ struct JSONValue: Sendable {
 
     /// An array of strings.
     func strings() throws -> [String] {
-        guard self.kind == .array else { throw self.wrongType("an array") }
         var strings: [String] = []
-        strings.reserveCapacity(Int(self.tape[self.index].end))
-        var failure: MalformedPayload?
-        self.forEachElementIndex { element in
-            guard failure == nil else { return }
-            do {
-                strings.append(try JSONValue(tape: self.tape, index: element).string())
-            } catch {
-                failure = error as? MalformedPayload
-            }
-        }
-        if let failure { throw failure }
+        try self.appendStrings(to: &strings)
         return strings
+    }
+
+    /// Appends the strings of this array.
+    func appendStrings(to strings: inout [String]) throws {
+        guard self.kind == .array else { throw self.wrongType("an array") }
+        strings.reserveCapacity(strings.count + Int(self.tape[self.index].end))
+        var cursor = self.index + 1
+        while cursor < Int(self.tape[self.index].next) {
+            strings.append(try JSONValue(tape: self.tape, index: cursor).string())
+            cursor = Int(self.tape[cursor].next)
+        }
+    }
+
+    /// Appends the strings of the array member `key`, if there is one.
+    func appendStrings(_ key: String, to strings: inout [String]) throws {
+        try self.member(key)?.appendStrings(to: &strings)
     }
 
     /// Required string member.

@@ -11,7 +11,7 @@ struct GitHubPushPayload {
     var forced: Bool?
     var repository: Repository
     var pusher: Pusher?
-    var commits: [PayloadCommit]?
+    var commits: PayloadCommits
     /// Gitea and Forgejo: how many commits the push had (the list may be shorter).
     var totalCommits: Int?
 
@@ -24,7 +24,7 @@ struct GitHubPushPayload {
         self.forced = try json.optionalBool("forced")
         self.repository = try Repository(json.required("repository"))
         self.pusher = try json.member("pusher").map(Pusher.init)
-        self.commits = try json.member("commits")?.elements().map(PayloadCommit.init)
+        self.commits = try PayloadCommits(json.member("commits"))
         self.totalCommits = try json.optionalInt("total_commits")
     }
 
@@ -88,7 +88,7 @@ enum GitHubPayloadParser {
             return .ping
         case "push":
             let payload = try GitHubPushPayload(PayloadDecoding.parse(body))
-            let commits = payload.commits ?? []
+            let commits = payload.commits
             // Commit lists cover new commits only: after a force push or on a new branch they miss paths.
             let listed =
                 if let total = payload.totalCommits { commits.count >= total } else { commits.count < Self.gitHubCommitLimit }
@@ -107,7 +107,7 @@ enum GitHubPayloadParser {
                     deleted: payload.deleted,
                     forced: payload.forced ?? false,
                     pusher: payload.pusher.flatMap { $0.name ?? $0.login ?? $0.username },
-                    changedPathHints: ChangeEvent.ChangedPaths(commits: commits, complete: complete)
+                    changedPathHints: commits.changedPaths(complete: complete)
                 )
             ])
         case "delete" where provider != .github:

@@ -9,7 +9,7 @@ struct GitLabPushPayload {
     var userUsername: String?
     var userName: String?
     var project: Project
-    var commits: [PayloadCommit]?
+    var commits: PayloadCommits
     var totalCommitsCount: Int?
 
     init(_ json: JSONValue) throws {
@@ -19,7 +19,7 @@ struct GitLabPushPayload {
         self.userUsername = try json.optionalString("user_username")
         self.userName = try json.optionalString("user_name")
         self.project = try Project(json.required("project"))
-        self.commits = try json.member("commits")?.elements().map(PayloadCommit.init)
+        self.commits = try PayloadCommits(json.member("commits"))
         self.totalCommitsCount = try json.optionalInt("total_commits_count")
     }
 
@@ -50,7 +50,7 @@ enum GitLabPayloadParser {
                 return .ignored("\(kind ?? "unnamed") events are not acted on")
             }
             let payload = try GitLabPushPayload(json)
-            let commits = payload.commits ?? []
+            let commits = payload.commits
             // GitLab lists at most 20 commits; total_commits_count tells whether that is all of them.
             let complete = commits.count >= (payload.totalCommitsCount ?? commits.count) && !ParsedPush.isZero(payload.before ?? "")
             return .pushes([
@@ -60,7 +60,7 @@ enum GitLabPayloadParser {
                     before: payload.before,
                     after: payload.after,
                     pusher: payload.userUsername ?? payload.userName,
-                    changedPathHints: ChangeEvent.ChangedPaths(commits: commits, complete: complete)
+                    changedPathHints: commits.changedPaths(complete: complete)
                 )
             ])
         default:

@@ -59,36 +59,36 @@ struct MalformedPayload: Error, CustomStringConvertible {
     var description: String { self.reason }
 }
 
-/// A commit's file lists, as GitHub, Gitea and GitLab send them.
-struct PayloadCommit {
-    var added: [String]?
-    var removed: [String]?
-    var modified: [String]?
+/// The file lists of a payload's commits (GitHub, Gitea, Forgejo and GitLab send them), gathered
+/// while the commits are read so no per-commit arrays are built.
+struct PayloadCommits {
+    /// How many commits the payload lists.
+    private(set) var count = 0
+    private var added: [String] = []
+    private var modified: [String] = []
+    private var removed: [String] = []
 
-    init(_ json: JSONValue) throws {
-        self.added = try json.optionalStrings("added")
-        self.removed = try json.optionalStrings("removed")
-        self.modified = try json.optionalStrings("modified")
+    /// Reads the `commits` array; `nil` or absent is no commits.
+    init(_ json: JSONValue?) throws {
+        guard let json else { return }
+        for commit in try json.elements() {
+            self.count += 1
+            try commit.appendStrings("added", to: &self.added)
+            try commit.appendStrings("modified", to: &self.modified)
+            try commit.appendStrings("removed", to: &self.removed)
+        }
     }
-}
 
-extension ChangeEvent.ChangedPaths {
-    /// Merges the commits' lists: sorted, without repeats.
-    init(commits: [PayloadCommit], complete: Bool) {
-        // Plain loops, sort, then drop neighbours: hashing every path into a Set, or sorting a lazy
-        // joined sequence, cost several times more on a push with many commits.
-        func union(_ list: (PayloadCommit) -> [String]?) -> [String] {
-            var paths: [String] = []
-            for commit in commits {
-                if let listed = list(commit) { paths.append(contentsOf: listed) }
-            }
-            paths.sort()
+    /// The merged lists: sorted, without repeats.
+    func changedPaths(complete: Bool) -> ChangeEvent.ChangedPaths {
+        // Sort, then drop neighbours: cheaper than hashing every path into a Set first.
+        func union(_ paths: [String]) -> [String] {
             var unique: [String] = []
             unique.reserveCapacity(paths.count)
-            for path in paths where path != unique.last { unique.append(path) }
+            for path in paths.sorted() where path != unique.last { unique.append(path) }
             return unique
         }
-        self.init(added: union { $0.added }, modified: union { $0.modified }, removed: union { $0.removed }, complete: complete)
+        return ChangeEvent.ChangedPaths(added: union(self.added), modified: union(self.modified), removed: union(self.removed), complete: complete)
     }
 }
 
