@@ -64,7 +64,9 @@ public final class KafkaProducer: Service, Sendable {
     /// - Throws: `KafkaError` when it cannot be queued or its delivery fails (`timedOut` after
     ///   `message.timeout.ms`, for example).
     public func deliver(_ message: KafkaProducerMessage) async throws -> KafkaDeliveryReport {
-        try await withCheckedThrowingContinuation { continuation in
+        // Unsafe: the ticket resumes it exactly once (see `DeliveryTicket`), and the checked variant
+        // costs an allocation per message on the listener's hot path.
+        try await withUnsafeThrowingContinuation { continuation in
             do {
                 _ = try self.enqueue(message, continuation: continuation)
             } catch {
@@ -128,7 +130,7 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Queues under the lock that `shutdown()` takes, so nothing slips in after the final flush.
-    private func enqueue(_ message: KafkaProducerMessage, continuation: CheckedContinuation<KafkaDeliveryReport, any Error>?) throws -> KafkaProducerMessageID {
+    private func enqueue(_ message: KafkaProducerMessage, continuation: UnsafeContinuation<KafkaDeliveryReport, any Error>?) throws -> KafkaProducerMessageID {
         try self.state.withLock { state in
             guard !state.isShutDown else { throw KafkaError.shutDown() }
             state.nextID += 1
@@ -201,9 +203,9 @@ private func withOptionalBytes<Result>(_ bytes: [UInt8]?, _ body: (UnsafeRawBuff
 /// back exactly once by the delivery-report callback (or by `produce` when queueing fails).
 private final class DeliveryTicket: Sendable {
     let id: KafkaProducerMessageID
-    let continuation: CheckedContinuation<KafkaDeliveryReport, any Error>?
+    let continuation: UnsafeContinuation<KafkaDeliveryReport, any Error>?
 
-    init(id: KafkaProducerMessageID, continuation: CheckedContinuation<KafkaDeliveryReport, any Error>?) {
+    init(id: KafkaProducerMessageID, continuation: UnsafeContinuation<KafkaDeliveryReport, any Error>?) {
         self.id = id
         self.continuation = continuation
     }

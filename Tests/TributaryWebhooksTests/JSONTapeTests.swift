@@ -60,6 +60,7 @@ struct JSONTapeTests {
         #"[1, "two", {"three": [3]}]"#,
         #"{"escapes": "quote \" backslash \\ slash \/ \b\f\n\r\t tab", "unicode": "\u00e9\u4e2d\ud83d\ude00", "raw": "é中😀"}"#,
         #"-12345678901234"#,
+        #"["0123456789abcdef\"0123456789abcdef\\", "é0123456789abcdef😀0123456789abcdef", "01234567"]"#,
     ]
 
     @Test(arguments: Self.documents)
@@ -122,6 +123,8 @@ struct JSONTapeTests {
         (#""\u12G4""#, 1),
         (#"{} {}"#, 3),
         ("[NaN]", 1),
+        ("\"0123456789abcdef\u{01}\"", 17),
+        ("[\"0123456789abcdef0123456789", 28),
     ]
 
     @Test(arguments: Self.malformed)

@@ -250,6 +250,7 @@ final class JSONTape: Sendable {
             let start = self.offset
             var escaped = false
             while true {
+                self.skipPlainStringBytes()
                 guard self.offset < self.bytes.count else { throw self.error("unterminated string") }
                 let byte = self.bytes[self.offset]
                 if byte == UInt8(ascii: "\"") { break }
@@ -276,6 +277,23 @@ final class JSONTape: Sendable {
             let kind: Kind = escaped ? .escapedString : .string
             entries.append(Entry(kind: kind, start: Int32(start), end: Int32(self.offset), next: Int32(entries.count + 1)))
             self.offset += 1
+        }
+
+        /// Skips eight bytes at a time while none of them is a quote, a backslash or a control
+        /// character (the usual bit tricks on a 64-bit word); the byte loop handles the rest.
+        private mutating func skipPlainStringBytes() {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highBits: UInt64 = 0x8080_8080_8080_8080
+            func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & highBits != 0 }
+            guard let base = UnsafeRawPointer(self.bytes.baseAddress) else { return }
+            while self.offset + 8 <= self.bytes.count {
+                let word = (base + self.offset).loadUnaligned(as: UInt64.self)
+                let special =
+                    hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
+                    || (word &- ones &* 0x20) & ~word & highBits != 0
+                if special { return }
+                self.offset += 8
+            }
         }
 
         private mutating func parseLiteral(_ literal: StaticString, kind: Kind, into entries: inout [Entry]) throws(JSONSyntaxError) {
