@@ -21,7 +21,9 @@ struct CommonOptions: ParsableArguments {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, level: level) }
-        return Logger(label: label)
+        let logger = Logger(label: label)
+        logger.debug("Process started", metadata: ["allocator": "\(Allocator.description ?? "system malloc")"])
+        return logger
     }
 
     /// The configuration file, or the defaults when none is given.

@@ -32,6 +32,17 @@ struct CommandLineTests {
         #expect(result.stdout.contains("OK"))
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func processesAllocateWithJemalloc() async throws {
+        let bootstrapFile = FileManager.default.temporaryDirectory.appendingPathComponent("bootstrap-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: bootstrapFile) }
+        let broker = try TributaryProcess(["broker", "--partitions", "1", "--bootstrap-file", bootstrapFile.path, "--log-level", "debug"])
+        try await waitUntil("the broker to write its bootstrap file") { FileManager.default.fileExists(atPath: bootstrapFile.path) }
+        broker.signal(SIGTERM)
+        let result = try await broker.finish()
+        #expect(result.stderr.contains("allocator=jemalloc "), "\(result.stderr.prefix(2000))")
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func brokerProcessServesProducersAndConsumersInOtherProcesses() async throws {
         let bootstrapFile = FileManager.default.temporaryDirectory.appendingPathComponent("bootstrap-\(UUID().uuidString)")
