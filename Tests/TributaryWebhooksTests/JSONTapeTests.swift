@@ -151,3 +151,25 @@ struct JSONTapeTests {
         _ = try JSONTape(parsing: Array(allowed.utf8))
     }
 }
+
+@Suite("Commit file lists")
+struct PayloadCommitsTests {
+    @Test func mergesTheCommitsListsKeepingTheFirstSightingOfEachPath() throws {
+        let json = try PayloadDecoding.parse(
+            Array(
+                #"""
+                {"commits": [
+                  {"added": ["b.yaml", "a.yaml"], "modified": ["c.yaml"], "removed": []},
+                  {"added": ["a.yaml"], "modified": ["c.yaml", "d.yaml"]},
+                  {"removed": ["e.yaml"]}
+                ]}
+                """#.utf8
+            )
+        )
+        let commits = try PayloadCommits(json.member("commits"))
+        #expect(commits.count == 3)
+        let paths = commits.changedPaths(complete: true)
+        #expect(paths == .init(added: ["b.yaml", "a.yaml"], modified: ["c.yaml", "d.yaml"], removed: ["e.yaml"], complete: true))
+        #expect(try PayloadCommits(json.member("absent")).count == 0)
+    }
+}

@@ -79,16 +79,14 @@ struct PayloadCommits {
         }
     }
 
-    /// The merged lists: sorted, without repeats.
+    /// The merged lists, each path once, in the order the commits list them.
     func changedPaths(complete: Bool) -> ChangeEvent.ChangedPaths {
-        // Sort, then drop neighbours: cheaper than hashing every path into a Set first.
-        func union(_ paths: [String]) -> [String] {
-            var unique: [String] = []
-            unique.reserveCapacity(paths.count)
-            for path in paths.sorted() where path != unique.last { unique.append(path) }
-            return unique
+        // First sighting wins; hashing each path costs about half of sorting the lists.
+        func unique(_ paths: [String]) -> [String] {
+            var seen = Set<String>(minimumCapacity: paths.count)
+            return paths.filter { seen.insert($0).inserted }
         }
-        return ChangeEvent.ChangedPaths(added: union(self.added), modified: union(self.modified), removed: union(self.removed), complete: complete)
+        return ChangeEvent.ChangedPaths(added: unique(self.added), modified: unique(self.modified), removed: unique(self.removed), complete: complete)
     }
 }
 
