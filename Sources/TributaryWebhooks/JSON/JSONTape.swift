@@ -4,8 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A JSON document (RFC 8259) checked in full and recorded as a flat tape of entries that point into
-/// the original bytes.
+/// A JSON document (RFC 8259) recorded as a flat tape of entries that point into the original bytes.
+/// The syntax is checked in full when the tape is built; a string's UTF-8 when it is read.
 ///
 /// Webhook payloads are parsed on the listener's hot path, and Foundation's `JSONDecoder` spent more
 /// time on a 7 KB GitHub push than everything else a request does. The tape is built in one pass;
