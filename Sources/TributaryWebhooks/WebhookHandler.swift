@@ -78,8 +78,16 @@ struct WebhookHandler: Sendable {
         }
         let pushes: [ParsedPush]
         switch parsed {
-        case .ping: return WebhookResponse(status: .ok, outcome: "ping", body: ["ping": "pong"])
-        case .ignored(let reason): return WebhookResponse(status: .accepted, outcome: "ignored", body: ["ignored": reason])
+        case .ping:
+            return WebhookResponse(status: .ok, outcome: "ping") { json in
+                json.key("ping")
+                json.string("pong")
+            }
+        case .ignored(let reason):
+            return WebhookResponse(status: .accepted, outcome: "ignored") { json in
+                json.key("ignored")
+                json.string(reason)
+            }
         case .pushes(let list): pushes = list
         }
 
@@ -103,7 +111,10 @@ struct WebhookHandler: Sendable {
         switch self.deduplicator.reserve(key) {
         case .duplicate:
             self.metrics.recordDuplicate()
-            return WebhookResponse(status: .ok, outcome: "duplicate", body: ["duplicate": true])
+            return WebhookResponse(status: .ok, outcome: "duplicate") { json in
+                json.key("duplicate")
+                json.bool(true)
+            }
         case .inFlight:
             return .failure(.serviceUnavailable, outcome: "unavailable", "this delivery is being processed; retry later", retryAfter: 1)
         case .reserved:
@@ -122,14 +133,31 @@ struct WebhookHandler: Sendable {
             let reports = try await self.publish(pushes, provider: provider, hookID: hookID, deliveryID: deliveryID, receivedAt: receivedAt)
             self.metrics.recordPublishLatency(ContinuousClock.now - started)
             self.deduplicator.confirm(key)
-            var body: [String: any Sendable] = [
-                "id": reports[0].id, "topic": reports[0].report.topic,
-                "partition": Int(reports[0].report.partition.rawValue), "offset": Int(reports[0].report.offset.rawValue),
-            ]
-            if reports.count > 1 {
-                body["events"] = reports.map { ["id": $0.id, "partition": Int($0.report.partition.rawValue), "offset": Int($0.report.offset.rawValue)] as [String: any Sendable] }
+            return WebhookResponse(status: .accepted, outcome: "accepted") { json in
+                func position(_ report: KafkaDeliveryReport) {
+                    json.key("offset")
+                    json.int(Int(report.offset.rawValue))
+                    json.key("partition")
+                    json.int(Int(report.partition.rawValue))
+                }
+                if reports.count > 1 {
+                    json.key("events")
+                    json.beginArray()
+                    for (id, report) in reports {
+                        json.beginObject()
+                        json.key("id")
+                        json.string(id)
+                        position(report)
+                        json.endObject()
+                    }
+                    json.endArray()
+                }
+                json.key("id")
+                json.string(reports[0].id)
+                position(reports[0].report)
+                json.key("topic")
+                json.string(reports[0].report.topic)
             }
-            return WebhookResponse(status: .accepted, outcome: "accepted", body: body)
         } catch {
             self.deduplicator.release(key)
             self.logger.warning("Change event not acknowledged by Kafka", metadata: ["error": "\(error)", "webhook.provider": "\(provider.rawValue)"])
@@ -242,41 +270,31 @@ struct WebhookHandler: Sendable {
 struct WebhookResponse: Sendable {
     var status: HTTPResponse.Status
     var outcome: String
-    var body: [String: any Sendable]
+    /// The body: one compact JSON object.
+    var jsonBody: [UInt8]
+    /// The rejection reason, for logs. Never contains a secret or an expected MAC.
+    var reason: String?
     var retryAfter: Int?
 
-    /// The rejection reason, for logs. Never contains a secret or an expected MAC.
-    var reason: String? { self.body["error"] as? String }
-
-    static func failure(_ status: HTTPResponse.Status, outcome: String, _ reason: String, retryAfter: Int? = nil) -> WebhookResponse {
-        WebhookResponse(status: status, outcome: outcome, body: ["error": reason], retryAfter: retryAfter)
-    }
-
-    /// The body as compact JSON with sorted keys.
-    var jsonBody: [UInt8] {
+    /// - Parameters:
+    ///   - members: writes the object's members, keys in sorted order.
+    init(status: HTTPResponse.Status, outcome: String, reason: String? = nil, retryAfter: Int? = nil, members: (inout JSONWriter) -> Void) {
         var json = JSONWriter(capacity: 128)
-        Self.write(self.body, into: &json)
-        return json.bytes
+        json.beginObject()
+        members(&json)
+        json.endObject()
+        self.status = status
+        self.outcome = outcome
+        self.jsonBody = json.bytes
+        self.reason = reason
+        self.retryAfter = retryAfter
     }
 
-    private static func write(_ value: any Sendable, into json: inout JSONWriter) {
-        switch value {
-        case let text as String: json.string(text)
-        case let flag as Bool: json.bool(flag)
-        case let number as Int: json.int(number)
-        case let list as [any Sendable]:
-            json.beginArray()
-            for element in list { Self.write(element, into: &json) }
-            json.endArray()
-        case let object as [String: any Sendable]:
-            json.beginObject()
-            for key in object.keys.sorted() {
-                json.key(key)
-                Self.write(object[key]!, into: &json)
-            }
-            json.endObject()
-        default:
-            json.null()
+    /// `{"error": reason}`.
+    static func failure(_ status: HTTPResponse.Status, outcome: String, _ reason: String, retryAfter: Int? = nil) -> WebhookResponse {
+        WebhookResponse(status: status, outcome: outcome, reason: reason, retryAfter: retryAfter) { json in
+            json.key("error")
+            json.string(reason)
         }
     }
 }

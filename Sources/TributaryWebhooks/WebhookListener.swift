@@ -120,7 +120,13 @@ public struct WebhookListener: Sendable {
     }
 
     private static func json(_ status: HTTPResponse.Status, _ body: [String: String]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var json = JSONWriter(capacity: 128)
+        json.beginObject()
+        for key in body.keys.sorted() {
+            json.key(key)
+            json.string(body[key]!)
+        }
+        json.endObject()
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 }

@@ -49,6 +49,24 @@ struct ListenerEdgeCaseTests {
         }
     }
 
+    @Test func pushMovingSeveralRefsIsAnsweredWithEveryEvent() async throws {
+        let harness = try await ListenerHarness.make()
+        var payload = try JSONSerialization.jsonObject(with: Data(Payloads.push(.bitbucketServer))) as! [String: Any]
+        var changes = payload["changes"] as! [[String: Any]]
+        changes.append(["ref": ["id": "refs/heads/release", "type": "BRANCH"], "refId": "refs/heads/release", "fromHash": Payloads.before, "toHash": Payloads.after, "type": "UPDATE"])
+        payload["changes"] = changes
+        let delivery = SignedDelivery(.bitbucketServer, body: Payloads.json(payload))
+        try await harness.run { client in
+            let response = try await delivery.send(client)
+            #expect(response.status == .accepted)
+            let events = try #require(response.json["events"] as? [[String: Any]])
+            #expect(events.compactMap { $0["id"] as? String } == ["bitbucket-server:\(delivery.deliveryID):refs/heads/main", "bitbucket-server:\(delivery.deliveryID):refs/heads/release"])
+            #expect(events.allSatisfy { $0["offset"] is Int && $0["partition"] is Int })
+            #expect(response.json["id"] as? String == events.first?["id"] as? String)
+            #expect(response.json["topic"] as? String == harness.topics.changes)
+        }
+    }
+
     @Test func forcePushHintsAreMarkedIncomplete() async throws {
         let harness = try await ListenerHarness.make()
         var payload = try JSONSerialization.jsonObject(with: Data(Payloads.push(.github))) as! [String: Any]
