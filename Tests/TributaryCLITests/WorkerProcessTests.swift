@@ -81,17 +81,39 @@ final class WorkerProcessTests {
         return object["revision"] as? String
     }
 
-    func startWorker(_ name: String, config: String) throws -> (process: ChildProcess, port: Int) {
-        let port = try freePort()
+    /// Starts a worker whose status endpoint takes a port of the kernel's choosing (a port picked
+    /// beforehand can be taken by a parallel test before the worker binds it), read from its output.
+    func startWorker(_ name: String, config: String) async throws -> (process: ChildProcess, port: Int) {
+        let logPath = self.root.appendingPathComponent("\(name).log").path
         let process = try ChildProcess(
             [
                 TributaryProcess.executable.path, "worker", "--config", config, "--data-dir", self.root.appendingPathComponent("data-\(name)").path,
-                "--session-timeout", "3", "--http-address", "127.0.0.1:\(port)", "--log-level", "info",
+                "--session-timeout", "3", "--http-address", "127.0.0.1:0", "--log-level", "info",
             ],
-            outputPath: self.root.appendingPathComponent("\(name).log").path
+            outputPath: logPath
         )
         self.children.append(process)
+        var port = 0
+        try await self.waitWithLogs("\(name) to serve its status endpoint") {
+            guard let output = try? String(contentsOfFile: logPath, encoding: .utf8), let marker = output.range(of: "_HTTP=http://127.0.0.1:") else { return false }
+            port = Int(output[marker.upperBound...].prefix { $0.isNumber }) ?? 0
+            return port != 0
+        }
         return (process, port)
+    }
+
+    /// `waitUntil`, recording the workers' output when it times out.
+    func waitWithLogs(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+        do {
+            try await waitUntil(what, timeout: timeout, condition)
+        } catch {
+            let logs = (try? FileManager.default.contentsOfDirectory(atPath: self.root.path))?.filter { $0.hasSuffix(".log") }.sorted() ?? []
+            for log in logs {
+                let output = (try? String(contentsOfFile: self.root.appendingPathComponent(log).path, encoding: .utf8)) ?? ""
+                Issue.record("\(log), last lines:\n\(output.split(separator: "\n").suffix(30).joined(separator: "\n"))")
+            }
+            throw error
+        }
     }
 
     /// The partitions a worker reports on `/readyz`; nil until it has joined.
@@ -134,9 +156,9 @@ final class WorkerProcessTests {
             latest[app] = try self.commit(works[app]!, value: 0)
         }
         let config = try self.writeConfiguration(apps: apps)
-        let first = try self.startWorker("worker-a", config: config)
-        let second = try self.startWorker("worker-b", config: config)
-        try await waitUntil("both workers to hold partitions", timeout: .seconds(60)) {
+        let first = try await self.startWorker("worker-a", config: config)
+        let second = try await self.startWorker("worker-b", config: config)
+        try await self.waitWithLogs("both workers to hold partitions") {
             (self.partitions(port: first.port)?.isEmpty == false) && (self.partitions(port: second.port)?.isEmpty == false)
         }
 
@@ -174,7 +196,7 @@ final class WorkerProcessTests {
                 }
                 try await Task.sleep(for: .milliseconds(40))
             }
-            try await waitUntil("every app at its latest revision and every change with a sync event", timeout: .seconds(90)) {
+            try await self.waitWithLogs("every app at its latest revision and every change with a sync event", timeout: .seconds(90)) {
                 apps.allSatisfy { self.syncedRevision($0) == latest[$0] } && Set(deliveries).isSubset(of: log.deliveries)
             }
             #expect(self.partitions(port: survivorPort)?.sorted() == Array(0..<6), "the survivor took every partition")
@@ -193,8 +215,8 @@ final class WorkerProcessTests {
         let work = try self.makeRepository("shop")
         var commit = try self.commit(work, value: 0)
         let config = try self.writeConfiguration(apps: ["shop"])
-        let worker = try self.startWorker("worker", config: config)
-        try await waitUntil("the worker to join", timeout: .seconds(60)) { self.partitions(port: worker.port)?.isEmpty == false }
+        let worker = try await self.startWorker("worker", config: config)
+        try await self.waitWithLogs("the worker to join") { self.partitions(port: worker.port)?.isEmpty == false }
 
         let log = SyncLog()
         let reader = try self.readSyncEvents(into: log)
@@ -255,11 +277,10 @@ final class WorkerProcessTests {
                 sinks: [hook]
 
             """.utf8).write(to: URL(fileURLWithPath: config))
-        let metricsPort = try freePort()
         func startNotifier(_ name: String, http: Bool = false) throws -> ChildProcess {
             let process = try ChildProcess(
                 [TributaryProcess.executable.path, "notify", "--config", config, "--session-timeout", "3", "--log-level", "info"]
-                    + (http ? ["--http-address", "127.0.0.1:\(metricsPort)"] : []),
+                    + (http ? ["--http-address", "127.0.0.1:0"] : []),
                 outputPath: self.root.appendingPathComponent("\(name).log").path
             )
             self.children.append(process)
@@ -302,6 +323,9 @@ final class WorkerProcessTests {
         try await Task.sleep(for: .seconds(3))  // time for any duplicate to show up
         let all = delivered()
         #expect(all.count == expected.count, "duplicates: \(Dictionary(grouping: all, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted())")
+        let notifierOutput = try String(contentsOfFile: self.root.appendingPathComponent("notifier-2.log").path, encoding: .utf8)
+        let marker = try #require(notifierOutput.range(of: "_HTTP=http://127.0.0.1:"), "notifier-2 printed its status address")
+        let metricsPort = try #require(Int(notifierOutput[marker.upperBound...].prefix { $0.isNumber }))
         let metrics = try run(["curl", "-sf", "http://127.0.0.1:\(metricsPort)/metrics"])
         #expect(metrics.contains("tributary_notifications_total{outcome=\"delivered\"}"))
     }
