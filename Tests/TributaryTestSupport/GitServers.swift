@@ -53,6 +53,12 @@ public final class ChildProcess: @unchecked Sendable {
         return nil
     }
 
+    /// Whether the process has exited (and been reaped).
+    public var hasExited: Bool {
+        var status: Int32 = 0
+        return waitpid(self.pid, &status, WNOHANG) != 0
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within two seconds; always reaped.
     public func stop() {
         kill(self.pid, SIGTERM)
@@ -64,6 +70,26 @@ public final class ChildProcess: @unchecked Sendable {
         kill(self.pid, SIGKILL)
         waitpid(self.pid, &status, 0)
     }
+}
+
+/// Starts a server that must be told its port: picks a free port, starts it, and waits until it
+/// listens. A port picked beforehand can be taken by a parallel test before the server binds it,
+/// so a server that exits (it lost the port) means another try with another port.
+func startListening(_ name: String, timeout: TimeInterval, attempts: Int = 5, _ start: (Int) throws -> ChildProcess) throws -> (ChildProcess, Int) {
+    for _ in 0..<attempts {
+        let port = try freePort()
+        guard !isListening(port) else { continue }
+        let process = try start(port)
+        let deadline = Date().addingTimeInterval(timeout)
+        while !process.hasExited, !isListening(port), Date() < deadline { usleep(20_000) }
+        if !process.hasExited, isListening(port) {
+            // A server that lost the port to someone else exits at once.
+            usleep(50_000)
+            if !process.hasExited { return (process, port) }
+        }
+        process.stop()
+    }
+    throw CommandFailed(command: name, output: "did not start listening in \(attempts) attempts")
 }
 
 /// A free TCP port on 127.0.0.1 (bound once, then released).
@@ -103,20 +129,16 @@ public final class GitDaemon: @unchecked Sendable {
     /// - Parameters:
     ///   - allowPush: enable `receive-pack`, so clients can push.
     public init(serving directory: URL, allowPush: Bool = false) throws {
-        self.port = try freePort()
         // The daemon itself, not the `git daemon` wrapper, so that stopping it stops the server.
         let daemon = try run(["git", "--exec-path"]) + "/git-daemon"
-        self.process = try ChildProcess(
-            [
-                daemon, "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=\(self.port)",
-                "--base-path=\(directory.path)",
-            ] + (allowPush ? ["--enable=receive-pack"] : []) + [directory.path],
-            outputPath: directory.deletingLastPathComponent().appendingPathComponent("daemon.log").path
-        )
-        let deadline = Date().addingTimeInterval(10)
-        while !isListening(self.port) {
-            guard Date() < deadline else { throw CommandFailed(command: "git daemon", output: "did not start") }
-            usleep(20_000)
+        (self.process, self.port) = try startListening("git daemon", timeout: 10) { port in
+            try ChildProcess(
+                [
+                    daemon, "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=\(port)",
+                    "--base-path=\(directory.path)",
+                ] + (allowPush ? ["--enable=receive-pack"] : []) + [directory.path],
+                outputPath: directory.deletingLastPathComponent().appendingPathComponent("daemon.log").path
+            )
         }
     }
 
@@ -197,16 +219,13 @@ public final class SMTPServer: @unchecked Sendable {
 
     /// A plain server (no TLS, no AUTH).
     public init(directory: URL) throws {
-        self.port = try freePort()
-        self.maildir = directory.appendingPathComponent("maildir-\(UUID().uuidString.prefix(6))")
-        self.process = try ChildProcess(
-            ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(self.port)", "-c", "aiosmtpd.handlers.Mailbox", self.maildir.path],
-            outputPath: directory.appendingPathComponent("smtp-\(self.port).log").path
-        )
-        let deadline = Date().addingTimeInterval(15)
-        while !isListening(self.port) {
-            guard Date() < deadline else { throw CommandFailed(command: "aiosmtpd", output: "did not start (is python3-aiosmtpd installed?)") }
-            usleep(50_000)
+        let maildir = directory.appendingPathComponent("maildir-\(UUID().uuidString.prefix(6))")
+        self.maildir = maildir
+        (self.process, self.port) = try startListening("aiosmtpd (is python3-aiosmtpd installed?)", timeout: 15) { port in
+            try ChildProcess(
+                ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Mailbox", maildir.path],
+                outputPath: directory.appendingPathComponent("smtp-\(port).log").path
+            )
         }
     }
 
