@@ -92,8 +92,10 @@ public struct JSONWriter: Sendable {
         self.bytes.append(UInt8(ascii: "\""))
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     private mutating func appendEscaped(_ byte: UInt8) {
-        let hex = Array("0123456789abcdef".utf8)
+        let hex = Self.hexDigits
         switch byte {
         case 0x08: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
         case 0x09: self.bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]

@@ -27,6 +27,7 @@ struct StandardErrorLogHandler: LogHandler {
         var merged = self.metadata
         if let provided = self.metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        if let error = event.error { merged["error"] = "\(error)" }
         let rendered = merged.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
         let text = "\(RFC3339.format(Date())) \(event.level) \(self.label):\(rendered) [\(event.source)] \(event.message)\n"
         // One write per line, so lines from several threads do not interleave.

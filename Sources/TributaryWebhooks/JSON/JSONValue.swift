@@ -20,8 +20,6 @@ struct JSONValue: Sendable {
 
     var kind: JSONTape.Kind { self.tape[self.index].kind }
 
-    var isNull: Bool { self.kind == .null }
-
     /// The member named `key`, or `nil` when it is absent or `null`. Repeated keys: the first counts.
     ///
     /// - Throws: `MalformedPayload` when this value is not an object.
@@ -117,11 +115,7 @@ struct JSONValue: Sendable {
     func appendStrings(to strings: inout [String]) throws {
         guard self.kind == .array else { throw self.wrongType("an array") }
         strings.reserveCapacity(strings.count + Int(self.tape[self.index].end))
-        var cursor = self.index + 1
-        while cursor < Int(self.tape[self.index].next) {
-            strings.append(try JSONValue(tape: self.tape, index: cursor).string())
-            cursor = Int(self.tape[cursor].next)
-        }
+        try self.forEachElementIndex { strings.append(try JSONValue(tape: self.tape, index: $0).string()) }
     }
 
     /// Appends the strings of the array member `key`, if there is one.
@@ -136,11 +130,11 @@ struct JSONValue: Sendable {
     func optionalInt(_ key: String) throws -> Int? { try self.member(key)?.int() }
     func optionalStrings(_ key: String) throws -> [String]? { try self.member(key)?.strings() }
 
-    private func forEachElementIndex(_ body: (Int) -> Void) {
+    private func forEachElementIndex(_ body: (Int) throws -> Void) rethrows {
         let end = Int(self.tape[self.index].next)
         var cursor = self.index + 1
         while cursor < end {
-            body(cursor)
+            try body(cursor)
             cursor = Int(self.tape[cursor].next)
         }
     }

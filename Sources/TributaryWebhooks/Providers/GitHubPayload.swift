@@ -88,10 +88,9 @@ enum GitHubPayloadParser {
             return .ping
         case "push":
             let payload = try GitHubPushPayload(PayloadDecoding.parse(body))
-            let commits = payload.commits
             // Commit lists cover new commits only: after a force push or on a new branch they miss paths.
             let listed =
-                if let total = payload.totalCommits { commits.count >= total } else { commits.count < Self.gitHubCommitLimit }
+                if let total = payload.totalCommits { payload.commits.count >= total } else { payload.commits.count < Self.gitHubCommitLimit }
             let complete = listed && payload.forced != true && payload.created != true && !ParsedPush.isZero(payload.before ?? "")
             let repository = try ChangeEvent.Repository(
                 urls: [payload.repository.cloneURL, payload.repository.sshURL, payload.repository.gitURL],
@@ -107,7 +106,7 @@ enum GitHubPayloadParser {
                     deleted: payload.deleted,
                     forced: payload.forced ?? false,
                     pusher: payload.pusher.flatMap { $0.name ?? $0.login ?? $0.username },
-                    changedPathHints: commits.changedPaths(complete: complete)
+                    changedPathHints: payload.commits.changedPaths(complete: complete)
                 )
             ])
         case "delete" where provider != .github:

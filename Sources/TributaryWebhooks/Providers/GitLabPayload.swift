@@ -50,9 +50,8 @@ enum GitLabPayloadParser {
                 return .ignored("\(kind ?? "unnamed") events are not acted on")
             }
             let payload = try GitLabPushPayload(json)
-            let commits = payload.commits
             // GitLab lists at most 20 commits; total_commits_count tells whether that is all of them.
-            let complete = commits.count >= (payload.totalCommitsCount ?? commits.count) && !ParsedPush.isZero(payload.before ?? "")
+            let complete = payload.commits.count >= (payload.totalCommitsCount ?? payload.commits.count) && !ParsedPush.isZero(payload.before ?? "")
             return .pushes([
                 ParsedPush(
                     repository: try ChangeEvent.Repository(urls: [payload.project.gitHTTPURL, payload.project.gitSSHURL], webURL: payload.project.webURL),
@@ -60,7 +59,7 @@ enum GitLabPayloadParser {
                     before: payload.before,
                     after: payload.after,
                     pusher: payload.userUsername ?? payload.userName,
-                    changedPathHints: commits.changedPaths(complete: complete)
+                    changedPathHints: payload.commits.changedPaths(complete: complete)
                 )
             ])
         default:
