@@ -45,6 +45,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The consumer-stage engine every consuming stage runs on.
+        .target(
+            name: "TributaryStage",
+            dependencies: [
+                "TributaryKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "TributaryCore",
             dependencies: [
@@ -77,10 +86,22 @@ let package = Package(
             ]
         ),
         .target(
+            name: "TributaryPlanner",
+            dependencies: [
+                "TributaryCore",
+                "TributaryKafka",
+                "TributaryStage",
+                "TributaryGit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "TributarySync",
             dependencies: [
                 "TributaryCore",
                 "TributaryKafka",
+                "TributaryStage",
                 "TributaryGit",
                 "TributaryRender",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -93,6 +114,7 @@ let package = Package(
             dependencies: [
                 "TributaryCore",
                 "TributaryKafka",
+                "TributaryStage",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -113,6 +135,8 @@ let package = Package(
                 "TributaryGit",
                 "TributaryWebhooks",
                 "TributaryRender",
+                "TributaryStage",
+                "TributaryPlanner",
                 "TributarySync",
                 "TributaryNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -134,6 +158,16 @@ let package = Package(
         .testTarget(
             name: "TributaryKafkaTests",
             dependencies: ["TributaryKafka", "TributaryCore", "TributaryTestSupport"]
+        ),
+        .testTarget(
+            name: "TributaryStageTests",
+            dependencies: [
+                "TributaryStage",
+                "TributaryKafka",
+                "TributaryTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "TributaryCoreTests",
@@ -174,6 +208,7 @@ let package = Package(
             name: "TributarySyncTests",
             dependencies: [
                 "TributarySync",
+                "TributaryPlanner",
                 "TributaryRender",
                 "TributaryCore",
                 "TributaryKafka",

@@ -9,6 +9,15 @@ public struct TributaryTopics: Hashable, Sendable {
 
     /// Change events from the listener (`dev.tributary.git.push`), keyed by repository.
     public var changes: String { "\(self.prefix).changes" }
+    /// Sync requests from the planner, keyed by app, for the default worker group.
+    public var requests: String { "\(self.prefix).requests" }
+
+    /// Sync requests for the worker group of `cluster` (an app's `destination.name`); the default
+    /// group's topic for nil.
+    public func requests(cluster: String?) -> String {
+        cluster.map { "\(self.requests).\($0)" } ?? self.requests
+    }
+
     /// Sync events from the workers, keyed by app. The topic users subscribe to.
     public var sync: String { "\(self.prefix).sync" }
     /// Notification events from the notifier, keyed by sink and app.
@@ -22,5 +31,5 @@ public struct TributaryTopics: Hashable, Sendable {
     public var delivered: String { "\(self.prefix).delivered" }
 
     /// Every topic, in pipeline order.
-    public var all: [String] { [self.changes, self.sync, self.notifications, self.delivered, self.deadLetters] }
+    public var all: [String] { [self.changes, self.requests, self.sync, self.notifications, self.delivered, self.deadLetters] }
 }

@@ -67,3 +67,17 @@ extension GitRemote {
         GitError.redactingCredentials(text)
     }
 }
+
+extension Collection<GitChange> {
+    /// Whether any change is under `directory` (the repository root for "" or ".").
+    public func touch(directory: String) -> Bool {
+        let trimmed = directory.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+        let prefix = trimmed.isEmpty ? "" : trimmed + "/"
+        return self.contains { $0.path.hasPrefix(prefix) || $0.oldPath.hasPrefix(prefix) }
+    }
+}
+
+/// Whether `text` is a full commit id (40 hex digits).
+public func isCommitID(_ text: String) -> Bool {
+    text.count == 40 && text.allSatisfy(\.isHexDigit)
+}

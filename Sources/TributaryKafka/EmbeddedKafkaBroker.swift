@@ -51,6 +51,12 @@ public final class EmbeddedKafkaBroker: Service, Sendable {
         rd_kafka_mock_broker_set_up(self.cluster.cluster, id)
     }
 
+    /// Makes `broker` the leader of a partition, or leaves it without one (`nil`): producing to a
+    /// leaderless partition fails once the message times out — for tests of an unwritable topic.
+    public func setPartitionLeader(topic: String, partition: Int32, broker: Int32?) {
+        rd_kafka_mock_partition_set_leader(self.cluster.cluster, topic, partition, broker ?? -1)
+    }
+
     /// Delays every response of a broker by `roundTripTime` — for tests of slow brokers.
     public func setBrokerRoundTripTime(_ roundTripTime: Duration, broker id: Int32 = 1) {
         rd_kafka_mock_broker_set_rtt(self.cluster.cluster, id, Int32(clamping: roundTripTime.milliseconds))

@@ -150,6 +150,14 @@ public final class KafkaConsumer: Sendable {
         ((try? self.assignment()) ?? []).contains { $0.topic == topic && $0.partition == partition }
     }
 
+    /// Whether `message` came from this member's current assignment of its partition: false once
+    /// the partition was revoked, even if it was assigned again since (its messages are then read
+    /// again from the committed offset, so work on the old copy must not be committed).
+    public func isCurrent(_ message: KafkaConsumerMessage) -> Bool {
+        message.assignmentGeneration != 0
+            && self.context.generation(of: KafkaTopicPartition(topic: message.topic, partition: message.partition)) == message.assignmentGeneration
+    }
+
     /// The partitions currently assigned to this member.
     public func assignment() throws -> [KafkaTopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
@@ -204,6 +212,7 @@ public final class KafkaConsumer: Sendable {
         let client = self.client
         let isClosed = self.isClosed
         let logger = self.logger
+        let context = self.context
         return try await withTaskCancellationHandler {
             try await self.pollQueue.run {
                 // Short polls so that close and cancellation are noticed within 100 ms.
@@ -214,7 +223,11 @@ public final class KafkaConsumer: Sendable {
                     defer { rd_kafka_message_destroy(message) }
                     let error = message.pointee.err
                     if error == RD_KAFKA_RESP_ERR_NO_ERROR {
-                        return KafkaConsumerMessage(copying: message)
+                        var copy = KafkaConsumerMessage(copying: message)
+                        // Rebalance callbacks run inside the poll on this queue, so this is the
+                        // assignment the message was fetched under.
+                        copy.assignmentGeneration = context.generation(of: KafkaTopicPartition(topic: copy.topic, partition: copy.partition)) ?? 0
+                        return copy
                     }
                     let kafkaError = KafkaError(rdKafka: error, context: "consume")
                     if kafkaError.isFatal { throw kafkaError }
@@ -255,8 +268,30 @@ private func commitStored(_ handle: OpaquePointer) throws {
 }
 
 private final class ConsumerContext: RDKafkaContext, @unchecked Sendable {
-    // AsyncStream.Continuation is Sendable and thread-safe; the rest is immutable.
+    // AsyncStream.Continuation is Sendable and thread-safe; `generations` is locked; the rest is immutable.
     let events: AsyncStream<KafkaConsumerEvent>.Continuation
+    /// A number per assignment of each partition, new every time it is assigned.
+    private let generations = Mutex<(next: UInt64, current: [KafkaTopicPartition: UInt64])>((1, [:]))
+
+    func generation(of partition: KafkaTopicPartition) -> UInt64? {
+        self.generations.withLock { $0.current[partition] }
+    }
+
+    private func assigned(_ partitions: [KafkaTopicPartition]) {
+        self.generations.withLock { state in
+            for partition in partitions {
+                state.current[KafkaTopicPartition(topic: partition.topic, partition: partition.partition)] = state.next
+                state.next += 1
+            }
+        }
+    }
+
+    private func revoked(_ partitions: [KafkaTopicPartition]?) {
+        self.generations.withLock { state in
+            guard let partitions else { return state.current.removeAll() }
+            for partition in partitions { state.current[KafkaTopicPartition(topic: partition.topic, partition: partition.partition)] = nil }
+        }
+    }
 
     init(logger: Logger, events: AsyncStream<KafkaConsumerEvent>.Continuation) {
         self.events = events
@@ -275,6 +310,7 @@ private final class ConsumerContext: RDKafkaContext, @unchecked Sendable {
             } else {
                 rd_kafka_assign(handle, partitions)
             }
+            self.assigned(changed)
             self.logger.info("Kafka partitions assigned", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
             self.events.yield(.partitionsAssigned(changed))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
@@ -291,11 +327,13 @@ private final class ConsumerContext: RDKafkaContext, @unchecked Sendable {
             } else {
                 rd_kafka_assign(handle, nil)
             }
+            self.revoked(cooperative ? changed : nil)
             self.logger.info("Kafka partitions revoked", metadata: ["kafka.partitions": "\(changed.map(\.description).joined(separator: ","))"])
             self.events.yield(.partitionsRevoked(changed))
         default:
             self.logger.error("Kafka rebalance failed", metadata: ["error": "\(KafkaError(rdKafka: error))"])
             rd_kafka_assign(handle, nil)
+            self.revoked(nil)
         }
     }
 }

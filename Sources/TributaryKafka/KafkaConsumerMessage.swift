@@ -11,6 +11,9 @@ public struct KafkaConsumerMessage: Hashable, Sendable {
     public var headers: [KafkaHeader]
     /// The record's timestamp (create time or log-append time), when the broker reported one.
     public var timestamp: Date?
+    /// Which assignment of its partition delivered it (see `KafkaConsumer/isCurrent(_:)`); 0 for
+    /// messages not read by a `KafkaConsumer`.
+    public var assignmentGeneration: UInt64 = 0
 
     public init(
         topic: String,

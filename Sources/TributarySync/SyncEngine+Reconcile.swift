@@ -14,9 +14,9 @@ extension SyncEngine {
         let attempt: Int
         var cause: AppState.Cause?
         switch trigger {
-        case .change(let change, let id):
+        case .request(let request, _):
             attempt = 1
-            cause = .init(changeID: id, deliveryID: change.deliveryID, receivedAt: change.receivedAt)
+            cause = .init(changeID: request.changeID, deliveryID: request.deliveryID, receivedAt: request.receivedAt)
         case .retry:
             attempt = (previous?.failures ?? 0) + 1
             cause = previous?.retryCause
@@ -39,6 +39,7 @@ extension SyncEngine {
             startedAt: startedAt,
             finishedAt: startedAt
         )
+        event.cluster = app.cluster
         func finish(_ phase: SyncEvent.Phase, message: String? = nil) -> SyncEvent {
             event.phase = phase
             event.message = message
@@ -57,10 +58,10 @@ extension SyncEngine {
             } catch let error as GitError {
                 throw SyncError(code: .source, message: error.message)
             }
-            if case .change(let change, _) = trigger {
-                event.revision = change.after
-                if change.deleted {
-                    return finish(.skipped, message: "\(change.ref) was deleted; the target keeps its last state")
+            if case .request(let request, _) = trigger {
+                event.revision = request.revision
+                if request.deleted {
+                    return finish(.skipped, message: "\(request.ref) was deleted; the target keeps its last state")
                 }
                 if app.syncPolicy.automated == nil {
                     return finish(.skipped, message: "automated sync is off for this app")
@@ -76,13 +77,31 @@ extension SyncEngine {
             }
             event.previousRevision = synced
 
-            // Fetch: the ref's head, which must contain the pushed commit.
+            if case .request(let request, _) = trigger, let done = [synced, previous?.evaluated].compactMap({ $0 }).first(where: { $0 == request.revision }) {
+                self.clearFailure(of: app)
+                return finish(.coalesced, message: "already reconciled at \(done.prefix(12))")
+            }
+            if case .request(let request, _) = trigger, !request.touchesPath, previous?.usesKustomization == false,
+               [synced, previous?.evaluated].contains(request.before) {
+                // The planner's diff of the push does not reach the app, which was up to date before it: no git needed.
+                self.updateState(of: app.name) { $0.evaluated = request.revision }
+                self.clearFailure(of: app)
+                return finish(.skipped, message: "no change under \(app.source.path.isEmpty ? "the repository root" : app.source.path) between \(request.before.prefix(12)) and \(request.revision.prefix(12))")
+            }
+
+            // Fetch: the requested commit, or for the interval the ref's head.
             let fetchStarted = clock.now
-            let announced: String? = if case .change(let change, _) = trigger { change.after } else { nil }
+            let announced: String? = if case .request(let request, _) = trigger { request.revision } else { nil }
             do {
                 if drift != nil, let synced {
                     head = synced  // healing restores what was synced, whatever the ref says now
-                } else if Self.isCommitID(app.source.targetRevision) {
+                } else if case .request(let request, _) = trigger {
+                    // Every worker renders the commit the planner resolved, whatever the ref says now.
+                    head = request.revision
+                    if !(try await self.mirrors.contains(commit: head, in: remote)) {
+                        _ = try await self.mirrors.fetchHead(of: request.ref, in: remote, mustContain: head)
+                    }
+                } else if isCommitID(app.source.targetRevision) {
                     head = app.source.targetRevision.lowercased()
                     if !(try await self.mirrors.contains(commit: head, in: remote)) { try await self.mirrors.fetch(remote) }
                 } else {
@@ -101,10 +120,6 @@ extension SyncEngine {
                         self.clearFailure(of: app)
                         return finish(.coalesced, message: "already reconciled at \(revision.prefix(12)), which includes \(announced.prefix(12))")
                     }
-                    if !(try await self.contains(head, announced, remote)) {
-                        event.revision = announced
-                        return finish(.skipped, message: "\(announced.prefix(12)) is no longer on \(app.source.targetRevision) (now \(head.prefix(12)))")
-                    }
                 }
                 if case .interval = trigger {
                     // Nothing new, or a revision that already failed and exhausted its retries.
@@ -118,7 +133,7 @@ extension SyncEngine {
                 if let synced, !(try await self.touches(app, from: synced, to: head, remote: remote)) {
                     self.updateState(of: app.name) { $0.evaluated = head }
                     self.clearFailure(of: app)
-                    if case .change = trigger {
+                    if case .request = trigger {
                         return finish(.skipped, message: "no change under \(app.source.path.isEmpty ? "the repository root" : app.source.path) between \(synced.prefix(12)) and \(head.prefix(12))")
                     }
                     return nil
@@ -199,6 +214,7 @@ extension SyncEngine {
             startedAt: now, finishedAt: now
         )
         event.previousRevision = state.synced
+        event.cluster = app.cluster
         self.metrics.recordSync(event)
         return event
     }
@@ -220,7 +236,7 @@ extension SyncEngine {
             switch trigger {
             case .interval: state.nextInterval = .now + app.syncPolicy.interval
             case .retry: state.retryAt = nil
-            case .change: break
+            case .request: break
             }
         }
     }
@@ -260,8 +276,7 @@ extension SyncEngine {
             return true  // the old revision is gone (force-push): render to be sure
         }
         if self.state(of: app.name)?.usesKustomization ?? true { return !changes.isEmpty }
-        let prefix = Self.directoryPrefix(app.source.path)
-        return changes.contains { $0.path.hasPrefix(prefix) || $0.oldPath.hasPrefix(prefix) }
+        return changes.touch(directory: app.source.path)
     }
 
     /// The tree diff between two commits, computed once for all the apps of a monorepo push.
@@ -305,15 +320,10 @@ extension SyncEngine {
     static func triggerName(_ trigger: Trigger, healing: Bool) -> String {
         if healing { return "self-heal" }
         switch trigger {
-        case .change: return "change"
+        case .request: return "change"
         case .interval: return "interval"
         case .retry: return "retry"
         }
-    }
-
-    static func directoryPrefix(_ path: String) -> String {
-        let trimmed = path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
-        return trimmed.isEmpty ? "" : trimmed + "/"
     }
 
     static func milliseconds(_ duration: Duration) -> Double {

@@ -4,6 +4,7 @@ import Synchronization
 import TributaryCore
 import TributaryGit
 import TributaryRender
+import TributaryStage
 
 /// Reconciles apps: fetch the source, decide whether the app is touched, render, apply to the
 /// target, and describe the outcome as a sync event. Kafka-free, so it can be driven by the
@@ -13,8 +14,8 @@ import TributaryRender
 public final class SyncEngine: Sendable {
     /// Why a sync runs; it becomes the event's `trigger`.
     public enum Trigger: Sendable {
-        /// A push: sync if the app follows the ref and the diff touches its path.
-        case change(ChangeEvent, id: String)
+        /// A planned push: sync to the request's revision if the diff touches the app.
+        case request(SyncRequest, id: String)
         /// The periodic reconcile: catch up with the ref if a webhook was missed, then check drift.
         case interval
         /// A retry after a failure, with the cause of the first attempt.
@@ -56,40 +57,6 @@ public final class SyncEngine: Sendable {
             }
         }
         self.targets = targets
-    }
-
-    /// The apps that follow the ref a change pushed to, in configuration order.
-    public func apps(for change: ChangeEvent) -> [AppSettings] {
-        self.configuration.apps.filter { app in
-            guard let key = RepositoryKey(url: app.source.repoURL)?.rawValue ?? Optional(app.source.repoURL), key == change.repository.key else {
-                return false
-            }
-            return Self.follows(app.source.targetRevision, ref: change.ref)
-        }
-    }
-
-    /// Whether an app tracking `targetRevision` follows pushes to `ref`.
-    static func follows(_ targetRevision: String, ref: String) -> Bool {
-        if targetRevision == "HEAD" { return ref.hasPrefix("refs/heads/") }  // the default branch; checked after fetching
-        if Self.isCommitID(targetRevision) { return false }  // pinned
-        if targetRevision.hasPrefix("refs/") { return targetRevision == ref }
-        return ref == "refs/heads/\(targetRevision)" || ref == "refs/tags/\(targetRevision)"
-    }
-
-    static func isCommitID(_ text: String) -> Bool {
-        text.count == 40 && text.allSatisfy(\.isHexDigit)
-    }
-
-    /// Syncs every app a change concerns, in parallel, and returns one event per app.
-    public func handle(_ change: ChangeEvent, id: String) async -> [SyncEvent] {
-        await withTaskGroup(of: SyncEvent?.self) { group in
-            for app in self.apps(for: change) {
-                group.addTask { await self.sync(app, trigger: .change(change, id: id)) }
-            }
-            var events: [SyncEvent] = []
-            for await event in group { if let event { events.append(event) } }
-            return events.sorted { $0.app < $1.app }
-        }
     }
 
     /// Apps with a retry or an interval reconcile due, among `apps`.

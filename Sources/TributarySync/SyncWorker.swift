@@ -4,28 +4,35 @@ import ServiceLifecycle
 import Synchronization
 import TributaryCore
 import TributaryKafka
+import TributaryStage
 
-/// A member of the `tributary-workers` consumer group: syncs the apps of the changes on its
-/// partitions, publishes their sync events, and commits a change's offset only once those events
-/// are acknowledged. Between changes it reconciles the apps it owns — the apps whose repository
-/// key hashes to one of its partitions — on their interval and retry timers, so scaling out never
+/// A member of a sync worker group: `tributary-workers` on `<prefix>.requests`, or, for a
+/// cluster, `tributary-workers.<cluster>` on `<prefix>.requests.<cluster>`. Its stage syncs the
+/// apps of the requests on its partitions and publishes their sync events; between requests
+/// (`run()`) it reconciles the apps it owns — those whose name hashes to one of its partitions,
+/// where their requests arrive — on their interval and retry timers, so scaling out never
 /// reconciles an app twice.
 public final class SyncWorker: Service, Sendable {
     public struct Options: Sendable {
-        /// Consumer group. Default `tributary-workers`.
-        public var groupID = "tributary-workers"
+        /// The cluster this worker syncs (`destination.name` of its apps); nil for apps that name none.
+        public var cluster: String?
+        /// Consumer group. Default `tributary-workers`, or `tributary-workers.<cluster>`.
+        public var groupID: String?
         /// How often timers are checked. Default 250 ms.
         public var tick: Duration = .milliseconds(250)
-        /// How often processed offsets are committed. Default 1 s.
-        public var commitInterval: Duration = .seconds(1)
         /// Group session timeout: how long a killed worker's partitions wait before moving. Default 10 s.
         public var sessionTimeout: Duration = .seconds(10)
+        /// How long a request for an app this worker's configuration lacks is held (uncommitted,
+        /// `/readyz` failing) before it is dead-lettered: time for a rolling restart to bring the
+        /// configuration that has it. Default 5 min.
+        public var unknownAppTimeout: Duration = .seconds(300)
 
         public init() {}
+
+        var group: String { self.groupID ?? (self.cluster.map { "tributary-workers.\($0)" } ?? "tributary-workers") }
     }
 
     private let topics: TributaryTopics
-    private let consumerConfiguration: KafkaConsumerConfiguration
     private let engine: SyncEngine
     private let producer: KafkaProducer
     private let options: Options
@@ -33,138 +40,124 @@ public final class SyncWorker: Service, Sendable {
     private let source: String
     private let assigned = Mutex<Set<KafkaPartition>?>(nil)
     private let partitionCount = Mutex<Int?>(nil)
-    private let stopping = Atomic<Bool>(false)
     private let inProgress = Mutex<Set<String>>([])
-    private let offsetsStored = Atomic<Bool>(false)
-    private let skippedOffsets = KafkaSkippedOffsets()
+    /// Requests for apps this worker does not know, by app: when first seen and on which partition.
+    private let unknownApps = Mutex<[String: (since: ContinuousClock.Instant, partition: KafkaPartition)]>([:])
 
-    public init(topics: TributaryTopics, kafka: KafkaConfiguration, engine: SyncEngine, producer: KafkaProducer, options: Options = Options(), logger: Logger) {
+    /// - Parameters:
+    ///   - engine: syncs the apps of this worker's cluster only (`SyncEngine` holds their credentials).
+    public init(topics: TributaryTopics, engine: SyncEngine, producer: KafkaProducer, options: Options = Options(), logger: Logger) {
         self.topics = topics
-        self.consumerConfiguration = KafkaConsumerConfiguration(kafka: kafka, groupID: options.groupID, sessionTimeout: options.sessionTimeout)
         self.engine = engine
         self.producer = producer
         self.options = options
+        var logger = logger
+        if let cluster = options.cluster { logger[metadataKey: "cluster"] = "\(cluster)" }
         self.logger = logger
         self.source = "tributary/worker/\(ProcessInfo.processInfo.hostName)/\(getpid())"
     }
 
-    /// Whether the worker holds an assignment (possibly empty) from the group.
-    public var isReady: Bool { self.assigned.withLock { $0 != nil } }
+    /// The topic this worker's requests arrive on.
+    public var requestsTopic: String { self.topics.requests(cluster: self.options.cluster) }
 
-    /// The changes partitions this worker owns.
-    public var assignedPartitions: [KafkaPartition] { self.assigned.withLock { ($0 ?? []).sorted() } }
-
-    public func run() async throws {
-        let consumer = try KafkaConsumer(configuration: self.consumerConfiguration, logger: self.logger)
-        try consumer.subscribe(topics: [self.topics.changes])
-        self.logger.info("Worker joining group", metadata: ["group": "\(self.options.groupID)", "topic": "\(self.topics.changes)"])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.trackAssignment(consumer) }
-            group.addTask { await self.reconcileLoop() }
-            group.addTask { await self.commitLoop(consumer) }
-            // Returns on graceful shutdown, once the changes in flight are synced and their events acknowledged.
-            do {
-                try await self.consume(consumer)
-            } catch {
-                self.stopping.store(true, ordering: .relaxed)
-                await consumer.close()
-                throw error
-            }
-            self.stopping.store(true, ordering: .relaxed)
-            await consumer.close()  // commits what was stored, then leaves the group
-            try await group.waitForAll()
-        }
-        self.logger.info("Worker stopped")
-    }
-
-    // MARK: Changes
-
-    private func consume(_ consumer: KafkaConsumer) async throws {
-        try await consumer.forEachMessageByPartition { message in
-            if self.stopping.load(ordering: .relaxed) { return }
-            await self.process(message, consumer: consumer)
-        }
-    }
-
-    private func process(_ message: KafkaConsumerMessage, consumer: KafkaConsumer) async {
-        // Revoked (or stopping): leave it uncommitted for the next owner. Asked of the consumer itself,
-        // since the `events` stream may lag behind the messages of a new assignment.
-        guard consumer.isAssigned(topic: self.topics.changes, partition: message.partition) else {
-            self.skippedOffsets.skip(message)
-            return
-        }
-        let change: ChangeEvent
-        let event: CloudEvent
-        do {
-            event = try CloudEvent(kafkaMessage: message)
-            guard event.type == ChangeEvent.eventType else {
-                self.logger.debug("Ignoring event", metadata: ["type": "\(event.type)"])
-                self.store(message, in: consumer)
-                return
-            }
-            change = try event.decodePayload(as: ChangeEvent.self)
-        } catch {
-            await self.deadLetter(message, reason: "undecodable change event: \(error)")
-            self.store(message, in: consumer)
-            return
-        }
-        let events = await self.engine.handle(change, id: event.id)
-        // The syncs are done: their events are published even if the partition moved meanwhile.
-        guard await self.publish(events), consumer.isAssigned(topic: self.topics.changes, partition: message.partition) else {
-            self.skippedOffsets.skip(message)
-            return  // not acknowledged, or no longer ours: leave the offset, so the change is processed again
-        }
-        self.store(message, in: consumer)
-        self.engine.metrics.recordChangeProcessed()
-        self.logger.debug(
-            "Change processed",
-            metadata: ["delivery": "\(change.deliveryID)", "apps": "\(events.map { "\($0.app)=\($0.phase.rawValue)" }.joined(separator: ","))"]
+    /// The consumer stage that feeds this worker its requests: run it as a service, after the
+    /// producer and beside the worker.
+    public func makeStage(kafka: KafkaConfiguration) -> ConsumerStage {
+        var options = ConsumerStage.Options(name: "worker", groupID: self.options.group, topics: [self.requestsTopic], deadLetterTopic: self.topics.deadLetters)
+        options.sessionTimeout = self.options.sessionTimeout
+        return ConsumerStage(
+            options: options, kafka: kafka, producer: self.producer, logger: self.logger,
+            onRebalance: { await self.assignmentChanged($0) },
+            handler: { await self.handle($0, context: $1) }
         )
     }
 
-    private func store(_ message: KafkaConsumerMessage, in consumer: KafkaConsumer) {
-        guard self.skippedOffsets.mayStore(message) else { return }
-        do {
-            try consumer.storeOffset(message)
-            self.offsetsStored.store(true, ordering: .relaxed)
-        } catch {
-            self.logger.debug("Offset not stored (partition moved)", metadata: ["partition": "\(message.partition)", "error": "\(error)"])
+    /// Not ready while a request for an app this worker's configuration lacks is held.
+    public var readiness: (ready: Bool, reason: String)? {
+        let waiting = self.unknownApps.withLock { $0 }
+        guard let (app, entry) = waiting.min(by: { $0.key < $1.key }) else { return nil }
+        let remaining = max(self.options.unknownAppTimeout - (ContinuousClock.now - entry.since), .zero)
+        return (
+            false,
+            "holding a request for app \(app) (partition \(entry.partition)), which this worker's configuration\(self.options.cluster.map { " for cluster \($0)" } ?? "") does not have; dead-lettered in \(Int(remaining.seconds)) s unless a worker with it takes over"
+        )
+    }
+
+    /// The requests partitions this worker owns.
+    public var assignedPartitions: [KafkaPartition] { self.assigned.withLock { ($0 ?? []).sorted() } }
+
+    /// Reconciles owned apps on their timers until graceful shutdown; syncs in flight finish first.
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                try? await Task.sleep(for: self.options.tick)
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                for (app, trigger) in self.engine.dueWork(among: self.ownedApps()) {
+                    guard self.inProgress.withLock({ $0.insert(app.name).inserted }) else { continue }
+                    self.engine.scheduleNextInterval(for: app, trigger: trigger)
+                    group.addTask {
+                        defer { _ = self.inProgress.withLock { $0.remove(app.name) } }
+                        var events: [SyncEvent] = []
+                        if let event = await self.engine.sync(app, trigger: trigger) { events.append(event) }
+                        if case .interval = trigger, let event = await self.engine.checkDrift(app) { events.append(event) }
+                        await self.publishUntilAcknowledged(events)
+                    }
+                }
+            }
         }
     }
 
-    /// Publishes sync events and waits for the broker's acknowledgements, retrying while the broker
-    /// is away. Returns false when it gave up: 10 s into a graceful shutdown.
-    private func publish(_ events: [SyncEvent]) async -> Bool {
-        var pending = events
-        var delay: Duration = .milliseconds(200)
-        var shutdownSeen: ContinuousClock.Instant?
-        while !pending.isEmpty {
-            var failed: [SyncEvent] = []
-            await withTaskGroup(of: SyncEvent?.self) { group in
-                for event in pending {
-                    group.addTask {
-                        do {
-                            _ = try await self.producer.deliver(self.message(for: event))
-                            return nil
-                        } catch {
-                            self.logger.warning("Sync event not acknowledged", metadata: ["app": "\(event.app)", "error": "\(error)"])
-                            return event
-                        }
-                    }
-                }
-                for await result in group { if let result { failed.append(result) } }
-            }
-            pending = failed
-            if pending.isEmpty { break }
-            if Task.isShuttingDownGracefully || self.stopping.load(ordering: .relaxed) {
-                let seen = shutdownSeen ?? .now
-                shutdownSeen = seen
-                if ContinuousClock.now - seen > .seconds(10) { return false }
-            }
-            try? await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(5))
+    // MARK: Requests
+
+    func handle(_ message: KafkaConsumerMessage, context: ConsumerStageContext) async -> ConsumerStageOutcome {
+        let event: CloudEvent
+        let request: SyncRequest
+        do {
+            event = try CloudEvent(kafkaMessage: message)
+            guard event.type == SyncRequest.eventType else { return .done([]) }
+            request = try event.decodePayload(as: SyncRequest.self)
+        } catch {
+            return .deadLetter(reason: "undecodable sync request: \(error)")
         }
-        return true
+        guard let app = self.engine.configuration.app(named: request.app), app.cluster == self.options.cluster else {
+            return self.unknownApp(request, partition: message.partition)
+        }
+        self.checkPartitionCount(request, partition: message.partition)
+        guard let result = await self.engine.sync(app, trigger: .request(request, id: event.id)) else { return .done([]) }
+        do {
+            return .done([try self.message(for: result)])
+        } catch {
+            return .deadLetter(reason: "cannot encode the sync event: \(error)")
+        }
+    }
+
+    /// Holds a request for an app this worker does not know — a configuration older or other
+    /// than the planner's — without committing past it, then dead-letters it.
+    private func unknownApp(_ request: SyncRequest, partition: KafkaPartition) -> ConsumerStageOutcome {
+        let since = self.unknownApps.withLock { waiting in
+            if let entry = waiting[request.app] { return entry.since }
+            waiting[request.app] = (.now, partition)
+            return .now
+        }
+        let waited = ContinuousClock.now - since
+        let what = "app \(request.app)\(request.cluster.map { " (cluster \($0))" } ?? "") is not in this worker's configuration\(self.options.cluster.map { " for cluster \($0)" } ?? "")"
+        if waited < self.options.unknownAppTimeout {
+            return .retry(after: min(.seconds(1), self.options.unknownAppTimeout - waited), reason: what)
+        }
+        _ = self.unknownApps.withLock { $0.removeValue(forKey: request.app) }
+        return .deadLetter(reason: "\(what) after waiting \(Int(waited.seconds)) s for one that has it")
+    }
+
+    /// A request placed with another partition count than this worker's means the count changed.
+    private func checkPartitionCount(_ request: SyncRequest, partition: KafkaPartition) {
+        let known = self.partitionCount.withLock { $0 }
+        guard let known, known != request.partitionCount else { return }
+        self.logger.warning(
+            "Partition count of the requests topic changed: apps move between workers",
+            metadata: ["topic": "\(self.requestsTopic)", "from": "\(known)", "to": "\(request.partitionCount)", "partition": "\(partition)"]
+        )
+        self.partitionCount.withLock { $0 = request.partitionCount }
+        self.engine.ownershipChanged(owned: self.ownedApps())
     }
 
     private func message(for event: SyncEvent) throws -> KafkaProducerMessage {
@@ -178,91 +171,52 @@ public final class SyncWorker: Service, Sendable {
         return cloudEvent.kafkaMessage(topic: self.topics.sync, key: event.app)
     }
 
-    private func deadLetter(_ message: KafkaConsumerMessage, reason: String) async {
-        self.logger.error("Change event moved to the dead-letter topic", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(reason)"])
-        let letter = KafkaProducerMessage(
-            topic: self.topics.deadLetters,
-            key: message.key,
-            value: message.value,
-            headers: message.headers + [
-                KafkaHeader(key: "tributary_dlq_reason", value: Array(reason.utf8)),
-                KafkaHeader(key: "tributary_dlq_source", value: Array("\(message.topic)/\(message.partition)/\(message.offset)".utf8)),
-            ]
-        )
-        _ = try? await self.producer.deliver(letter)
-    }
-
-    // MARK: Ownership, timers, commits
-
-    private func trackAssignment(_ consumer: KafkaConsumer) async {
-        for await event in consumer.events {
-            switch event {
-            case .partitionsAssigned(let partitions):
-                if let committed = try? await consumer.committedOffsets(for: partitions.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) }) {
-                    self.skippedOffsets.forget(committed: committed)
-                }
-                self.assigned.withLock { assigned in
-                    assigned = (assigned ?? []).union(partitions.filter { $0.topic == self.topics.changes }.map(\.partition))
-                }
-            case .partitionsRevoked(let partitions):
-                self.assigned.withLock { assigned in
-                    assigned = (assigned ?? []).subtracting(partitions.map(\.partition))
+    /// Publishes the interval's events, retrying while the broker is away (up to 10 s into a stop).
+    private func publishUntilAcknowledged(_ events: [SyncEvent]) async {
+        var delay: Duration = .milliseconds(200)
+        var stopSeen: ContinuousClock.Instant?
+        for event in events {
+            while true {
+                do {
+                    _ = try await self.producer.deliver(try self.message(for: event))
+                    break
+                } catch {
+                    self.logger.warning("Sync event not acknowledged", metadata: ["app": "\(event.app)", "error": "\(error)"])
+                    if Task.isShuttingDownGracefully {
+                        let seen = stopSeen ?? .now
+                        stopSeen = seen
+                        if ContinuousClock.now - seen > .seconds(10) { return }
+                    }
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
                 }
             }
-            if self.partitionCount.withLock({ $0 }) == nil {
-                let count = try? await consumer.partitionCounts(timeout: .seconds(10))[self.topics.changes]
-                self.partitionCount.withLock { $0 = count }
-            }
-            let owned = self.ownedApps()
-            self.engine.ownershipChanged(owned: owned)
-            self.logger.info(
-                "Partitions changed",
-                metadata: ["partitions": "\(self.assignedPartitions.map(\.description).joined(separator: ","))", "apps": "\(owned.count)"]
-            )
         }
     }
 
-    /// Apps whose repository key hashes to a partition assigned to this worker: the partition
-    /// their change events arrive on.
+    // MARK: Ownership
+
+    private func assignmentChanged(_ assignment: [KafkaTopicPartition]) async {
+        let partitions = Set(assignment.filter { $0.topic == self.requestsTopic }.map(\.partition))
+        self.assigned.withLock { $0 = partitions }
+        // A held request of a partition that moved is the new owner's now.
+        self.unknownApps.withLock { waiting in waiting = waiting.filter { partitions.contains($0.value.partition) } }
+        if self.partitionCount.withLock({ $0 }) == nil {
+            let count = try? await self.producer.partitionCounts(timeout: .seconds(10))[self.requestsTopic]
+            self.partitionCount.withLock { $0 = count }
+        }
+        let owned = self.ownedApps()
+        self.engine.ownershipChanged(owned: owned)
+        self.logger.info("Partitions changed", metadata: ["partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))", "apps": "\(owned.count)"])
+    }
+
+    /// Apps whose name hashes to a partition assigned to this worker: the partition their
+    /// requests arrive on.
     func ownedApps() -> [AppSettings] {
         guard let count = self.partitionCount.withLock({ $0 }), count > 0 else { return [] }
         let assigned = self.assigned.withLock { $0 ?? [] }
         return self.engine.configuration.apps.filter { app in
-            let key = RepositoryKey(url: app.source.repoURL)?.rawValue ?? app.source.repoURL
-            return assigned.contains(KafkaPartitioner.partition(forKey: key, partitionCount: count))
-        }
-    }
-
-    private func reconcileLoop() async {
-        await withDiscardingTaskGroup { group in
-            while !self.stopping.load(ordering: .relaxed) {
-                try? await Task.sleep(for: self.options.tick)
-                if self.stopping.load(ordering: .relaxed) { break }
-                for (app, trigger) in self.engine.dueWork(among: self.ownedApps()) {
-                    guard self.inProgress.withLock({ $0.insert(app.name).inserted }) else { continue }
-                    self.engine.scheduleNextInterval(for: app, trigger: trigger)
-                    group.addTask {
-                        defer { _ = self.inProgress.withLock { $0.remove(app.name) } }
-                        var events: [SyncEvent] = []
-                        if let event = await self.engine.sync(app, trigger: trigger) { events.append(event) }
-                        if case .interval = trigger, let event = await self.engine.checkDrift(app) { events.append(event) }
-                        _ = await self.publish(events)
-                    }
-                }
-            }
-        }
-    }
-
-    private func commitLoop(_ consumer: KafkaConsumer) async {
-        while !self.stopping.load(ordering: .relaxed) {
-            try? await Task.sleep(for: self.options.commitInterval)
-            guard self.offsetsStored.exchange(false, ordering: .relaxed) else { continue }
-            do {
-                try await consumer.commit()
-            } catch {
-                self.offsetsStored.store(true, ordering: .relaxed)  // stays stored; try again next time
-                self.logger.debug("Commit deferred", metadata: ["error": "\(error)"])
-            }
+            app.cluster == self.options.cluster && assigned.contains(KafkaPartitioner.partition(forKey: app.name, partitionCount: count))
         }
     }
 }

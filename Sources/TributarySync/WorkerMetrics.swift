@@ -11,7 +11,6 @@ public final class WorkerMetrics: Sendable {
         var syncs: [String: Int] = [:]
         var stages: [String: PrometheusHistogram] = [:]
         var pushToApplied = PrometheusHistogram(buckets: WorkerMetrics.latencyBuckets)
-        var changesProcessed = 0
     }
 
     private let state = Mutex(State())
@@ -32,10 +31,6 @@ public final class WorkerMetrics: Sendable {
         }
     }
 
-    func recordChangeProcessed() {
-        self.state.withLock { $0.changesProcessed += 1 }
-    }
-
     /// Prometheus text exposition format.
     public func render() -> String {
         let state = self.state.withLock { $0 }
@@ -48,9 +43,6 @@ public final class WorkerMetrics: Sendable {
             text += "tributary_worker_syncs_total{outcome=\"\(phase.rawValue)\"} \(state.syncs[phase.rawValue] ?? 0)\n"
         }
         text += """
-            # HELP tributary_worker_changes_total Change events processed and committed.
-            # TYPE tributary_worker_changes_total counter
-            tributary_worker_changes_total \(state.changesProcessed)
             # HELP tributary_worker_stage_seconds Time spent per sync stage.
             # TYPE tributary_worker_stage_seconds histogram
 

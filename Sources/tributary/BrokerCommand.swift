@@ -22,6 +22,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Topic prefix.")
     var topicPrefix: String = "tributary"
 
+    @Option(name: .long, help: "Also create the requests topic of this cluster (repeat for several).")
+    var cluster: [String] = []
+
     @Option(name: .long, help: "Also write the bootstrap list to this file.")
     var bootstrapFile: String?
 
@@ -35,7 +38,7 @@ struct BrokerCommand: AsyncParsableCommand {
         settings.embeddedBrokerCount = self.brokers
         settings.partitions = self.partitions
         settings.topicPrefix = self.topicPrefix
-        let connection = try ClusterConnection.open(brokers: .embedded, settings: settings, logger: logger)
+        let connection = try ClusterConnection.open(brokers: .embedded, settings: settings, clusters: self.cluster, logger: logger)
         guard let broker = connection.embeddedBroker else { return }
 
         if let path = self.bootstrapFile {

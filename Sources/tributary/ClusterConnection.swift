@@ -9,14 +9,15 @@ struct ClusterConnection {
     var embeddedBroker: EmbeddedKafkaBroker?
     var bootstrapServers: String
 
-    /// Starts the embedded broker with Tributary's topics when `brokers` is `embedded`.
-    static func open(brokers: KafkaSettings.Brokers, settings: KafkaSettings, logger: Logger) throws -> ClusterConnection {
+    /// Starts the embedded broker with Tributary's topics — and the requests topic of each of
+    /// `clusters` — when `brokers` is `embedded`.
+    static func open(brokers: KafkaSettings.Brokers, settings: KafkaSettings, clusters: [String] = [], logger: Logger) throws -> ClusterConnection {
         switch brokers {
         case .list(let list):
             return ClusterConnection(embeddedBroker: nil, bootstrapServers: list)
         case .embedded:
             let broker = try EmbeddedKafkaBroker(brokerCount: settings.embeddedBrokerCount, logger: logger)
-            for topic in settings.topics.all {
+            for topic in settings.topics.all + clusters.map({ settings.topics.requests(cluster: $0) }) {
                 try broker.createTopic(topic, partitions: settings.partitions)
             }
             logger.info(

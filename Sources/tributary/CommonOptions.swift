@@ -32,6 +32,15 @@ struct CommonOptions: ParsableArguments {
         return try TributaryConfiguration.load(path: path)
     }
 
+    /// The configuration file, which a consuming service must have: without it a worker or
+    /// notifier would join its group, take partitions and commit messages it cannot handle.
+    func loadRequiredConfiguration(for command: String) throws -> TributaryConfiguration {
+        guard self.config != nil else {
+            throw ValidationError("tributary \(command) needs --config FILE: it consumes messages it can only handle with the configuration that describes them")
+        }
+        return try self.loadConfiguration()
+    }
+
     /// The cluster to use: `--brokers`, else `KAFKA_BROKERS`, else the file's `kafka.brokers`.
     func brokers(configuration: TributaryConfiguration) -> KafkaSettings.Brokers {
         if let flag = self.brokers { return KafkaSettings.Brokers(flag) }

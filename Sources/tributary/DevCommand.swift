@@ -8,7 +8,7 @@ import TributaryKafka
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run the embedded broker, the listener, a worker and the notifier in one process."
+        abstract: "Run the embedded broker, the listener, the planner, the workers and the notifier in one process."
     )
 
     @OptionGroup var options: CommonOptions
@@ -21,6 +21,7 @@ struct DevCommand: AsyncParsableCommand {
         let connection = try ClusterConnection.open(
             brokers: self.options.brokers(configuration: configuration),
             settings: configuration.kafka,
+            clusters: configuration.clusters,
             logger: logger
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -29,7 +30,13 @@ struct DevCommand: AsyncParsableCommand {
         }
         services += try ListenerServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)
         if !configuration.apps.isEmpty {
-            services += try WorkerServices.make(configuration: configuration, options: self.worker, bootstrapServers: connection.bootstrapServers, logger: logger)
+            services += try PlannerServices.make(configuration: configuration, dataDir: self.worker.dataDir, bootstrapServers: connection.bootstrapServers, logger: logger)
+            // One worker for the apps without a cluster and one per cluster, as separate groups would run them.
+            var workerOptions = self.worker
+            for cluster in [nil] + configuration.clusters.map(Optional.some) {
+                services += try WorkerServices.make(configuration: configuration, options: workerOptions, cluster: cluster, bootstrapServers: connection.bootstrapServers, logger: logger)
+                workerOptions.httpAddress = nil  // one status endpoint: the default group's worker
+            }
         }
         if !configuration.notifications.subscriptions.isEmpty {
             services += try NotifierServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import TributaryCore
 import TributaryKafka
 import TributaryNotify
+import TributaryStage
 
 /// `tributary notify`: the notifier's two stages in one process.
 struct NotifyCommand: AsyncParsableCommand {
@@ -22,8 +23,8 @@ struct NotifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try self.options.bootstrapLogging(label: "tributary.notifier")
-        let configuration = try self.options.loadConfiguration()
-        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, logger: logger)
+        let configuration = try self.options.loadRequiredConfiguration(for: "notify")
+        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusters, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = connection.embeddedBroker.map { [.init(service: $0)] } ?? []
         services += try NotifierServices.make(
             configuration: configuration, bootstrapServers: connection.bootstrapServers, sessionTimeout: .seconds(self.sessionTimeout),
@@ -46,15 +47,22 @@ enum NotifierServices {
         let kafka = try configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
         let router = NotificationRouter(
-            settings: configuration.notifications, topics: configuration.kafka.topics, kafka: kafka, producer: producer,
+            settings: configuration.notifications, topics: configuration.kafka.topics, producer: producer,
             sessionTimeout: sessionTimeout, logger: logger
-        )
+        ).makeStage(kafka: kafka)
         let delivery = try NotificationDelivery(configuration: configuration, kafka: kafka, producer: producer, sessionTimeout: sessionTimeout, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: router), .init(service: delivery)]
+        let deliveryStage = delivery.makeStage()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: router), .init(service: deliveryStage)]
         if let httpAddress {
             let metrics = delivery.metrics
             services.append(.init(service: try StatusEndpoint.make(
-                address: httpAddress, name: "NOTIFIER", readiness: { (true, "ready") }, metrics: { metrics.render() }, logger: logger
+                address: httpAddress, name: "NOTIFIER",
+                readiness: {
+                    let (routing, delivering) = (router.readiness, deliveryStage.readiness)
+                    return (routing.ready && delivering.ready, "router: \(routing.reason); delivery: \(delivering.reason)")
+                },
+                metrics: { metrics.render() + router.renderMetrics() + deliveryStage.renderMetrics() },
+                logger: logger
             )))
         }
         return services

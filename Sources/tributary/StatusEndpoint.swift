@@ -11,7 +11,7 @@ enum StatusEndpoint {
     static func make(
         address: String,
         name: String,
-        readiness: @escaping @Sendable () -> (ready: Bool, detail: String),
+        readiness: @escaping @Sendable () -> (ready: Bool, reason: String),
         metrics: @escaping @Sendable () -> String,
         logger: Logger
     ) throws -> some Service {

@@ -7,7 +7,7 @@ struct Tributary: AsyncParsableCommand {
         abstract: "Git-webhook-driven GitOps event processor on Kafka.",
         version: "0.1.0",
         subcommands: [
-            DevCommand.self, BrokerCommand.self, ListenCommand.self, WorkerCommand.self, NotifyCommand.self,
+            DevCommand.self, BrokerCommand.self, ListenCommand.self, PlanCommand.self, WorkerCommand.self, NotifyCommand.self,
             RenderCommand.self, CheckCommand.self, TailCommand.self,
         ]
     )

@@ -5,24 +5,28 @@ import ServiceLifecycle
 import TributaryCore
 import TributaryGit
 import TributaryKafka
+import TributaryStage
 import TributarySync
 
-/// `tributary worker`: a member of the sync worker group.
+/// `tributary worker`: a member of a sync worker group.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Consume change events as the tributary-workers group, sync apps and publish sync events."
+        abstract: "Consume sync requests as a worker group (tributary-workers, or tributary-workers.<cluster>), sync apps and publish sync events."
     )
 
     @OptionGroup var options: CommonOptions
     @OptionGroup var worker: WorkerOptions
 
+    @Option(name: .long, help: "Sync only the apps whose destination.name is this cluster, as the group tributary-workers.<cluster>. Without it: only apps that name no cluster.")
+    var cluster: String?
+
     func run() async throws {
         let logger = try self.options.bootstrapLogging(label: "tributary.worker")
-        let configuration = try self.options.loadConfiguration()
-        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, logger: logger)
+        let configuration = try self.options.loadRequiredConfiguration(for: "worker")
+        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusters, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = connection.embeddedBroker.map { [.init(service: $0)] } ?? []
-        services += try WorkerServices.make(configuration: configuration, options: self.worker, bootstrapServers: connection.bootstrapServers, logger: logger)
+        services += try WorkerServices.make(configuration: configuration, options: self.worker, cluster: self.cluster, bootstrapServers: connection.bootstrapServers, logger: logger)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -41,30 +45,38 @@ struct WorkerOptions: ParsableArguments {
 
     @Option(name: .long, help: "Consumer group session timeout in seconds: how soon a dead worker's apps move.")
     var sessionTimeout: Int = 10
+
+    @Option(name: .long, help: "Seconds a request for an app missing from this worker's configuration is held (uncommitted, /readyz failing) before it is dead-lettered.")
+    var unknownAppTimeout: Int = 300
 }
 
-/// The worker's services, in start order: producer, worker, then the optional HTTP endpoint.
+/// The worker's services, in start order: producer, request stage and worker, then the optional HTTP endpoint.
 enum WorkerServices {
-    static func make(configuration: TributaryConfiguration, options: WorkerOptions, bootstrapServers: String, logger: Logger) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    static func make(
+        configuration: TributaryConfiguration, options: WorkerOptions, cluster: String?, bootstrapServers: String, logger: Logger
+    ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let kafka = try configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
         let mirrors = GitMirrorCache(directory: URL(fileURLWithPath: options.dataDir).appendingPathComponent("mirrors"), logger: logger)
-        let engine = try SyncEngine(configuration: configuration, mirrors: mirrors, parallelism: options.parallelism, logger: logger)
+        // Only this cluster's apps: their targets' credentials are the only ones this process resolves.
+        var own = configuration
+        own.apps = configuration.apps.filter { $0.cluster == cluster }
+        let engine = try SyncEngine(configuration: own, mirrors: mirrors, parallelism: options.parallelism, logger: logger)
         var workerOptions = SyncWorker.Options()
+        workerOptions.cluster = cluster
         workerOptions.sessionTimeout = .seconds(options.sessionTimeout)
-        let worker = SyncWorker(topics: configuration.kafka.topics, kafka: kafka, engine: engine, producer: producer, options: workerOptions, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: worker)]
+        workerOptions.unknownAppTimeout = .seconds(options.unknownAppTimeout)
+        let worker = SyncWorker(topics: configuration.kafka.topics, engine: engine, producer: producer, options: workerOptions, logger: logger)
+        let stage = worker.makeStage(kafka: kafka)
+        logger.info("Worker configured", metadata: ["cluster": "\(cluster ?? "(default)")", "apps": "\(own.apps.count)", "topic": "\(worker.requestsTopic)"])
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: stage), .init(service: worker)]
         if let address = options.httpAddress {
             let metrics = engine.metrics
             let endpoint = try StatusEndpoint.make(
                 address: address,
                 name: "WORKER",
-                readiness: {
-                    worker.isReady
-                        ? (true, "ready: partitions \(worker.assignedPartitions.map(\.description).joined(separator: ","))")
-                        : (false, "joining the consumer group")
-                },
-                metrics: { metrics.render() },
+                readiness: { worker.readiness ?? stage.readiness },
+                metrics: { metrics.render() + stage.renderMetrics() },
                 logger: logger
             )
             services.append(.init(service: endpoint))

@@ -25,6 +25,23 @@ struct CommandLineTests {
         #expect(result.stderr.contains("\(file.path):3: templates.on-sync-failed.slack:"), "\(result.stderr)")
     }
 
+    @Test func consumingCommandsRefuseToStartWithoutAConfiguration() async throws {
+        for command in ["worker", "notify", "plan"] {
+            let result = try await TributaryProcess([command, "--brokers", "127.0.0.1:1"]).finish()
+            #expect(result.status != 0, "\(command)")
+            #expect(result.stderr.contains("needs --config FILE"), "\(command): \(result.stderr)")
+        }
+    }
+
+    @Test func aPartitionerOverrideIsRefusedNamingFileLineAndKey() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("partitioner-\(UUID().uuidString).yaml")
+        try Data("kafka:\n  properties:\n    partitioner: consistent_random\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try await TributaryProcess(["check", "--config", file.path]).finish()
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("\(file.path):3: kafka.properties.partitioner:"), "\(result.stderr)")
+    }
+
     @Test func checkAcceptsTheExampleConfiguration() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let result = try await TributaryProcess(["check", "--config", root.appendingPathComponent("config/example.yaml").path]).finish()

@@ -20,7 +20,7 @@ final class WorkerProcessTests {
         self.daemon = try GitDaemon(serving: self.root.appendingPathComponent("served"))
         let bootstrapFile = self.root.appendingPathComponent("bootstrap")
         self.broker = try ChildProcess(
-            [TributaryProcess.executable.path, "broker", "--partitions", "6", "--bootstrap-file", bootstrapFile.path, "--log-level", "warning"],
+            [TributaryProcess.executable.path, "broker", "--partitions", "6", "--cluster", "east", "--cluster", "west", "--bootstrap-file", bootstrapFile.path, "--log-level", "warning"],
             outputPath: self.root.appendingPathComponent("broker.log").path
         )
         var bootstrap = ""
@@ -47,27 +47,42 @@ final class WorkerProcessTests {
     }
 
     func commit(_ work: URL, value: Int) throws -> String {
-        let file = work.appendingPathComponent("app/config.yaml")
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\n  namespace: demo\ndata:\n  value: \"\(value)\"\n".utf8).write(to: file)
+        try self.commit(work, files: ["app/config.yaml": Self.configMap("config", value)])
+    }
+
+    /// Writes files (path → text), commits and pushes; returns the new commit.
+    func commit(_ work: URL, files: [String: String]) throws -> String {
+        for (path, text) in files {
+            let file = work.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: file)
+        }
         try run(["git", "-C", work.path, "add", "-A"])
-        try run(["git", "-C", work.path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "value \(value)"])
+        try run(["git", "-C", work.path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "change"])
         try run(["git", "-C", work.path, "push", "-q", "origin", "HEAD:refs/heads/main"])
         return try run(["git", "-C", work.path, "rev-parse", "HEAD"])
     }
 
-    func writeConfiguration(apps: [String]) throws -> String {
+    static func configMap(_ name: String, _ value: Int) -> String {
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \(name)\n  namespace: demo\ndata:\n  value: \"\(value)\"\n"
+    }
+
+    /// One app per name, each in `name.git` at `app/`, or all in `monorepo.git` at `apps/<name>`.
+    func writeConfiguration(apps: [String], monorepo: String? = nil, clusters: [String: String] = [:], file: String = "tributary.yaml") throws -> String {
         var yaml = "kafka:\n  brokers: \"\(self.bootstrap)\"\n  partitions: 6\napps:\n"
         for name in apps {
+            let source = monorepo.map { "repoURL: \"\(self.daemon.url("\($0).git"))\", targetRevision: main, path: apps/\(name)" }
+                ?? "repoURL: \"\(self.daemon.url("\(name).git"))\", targetRevision: main, path: app"
+            let cluster = clusters[name].map { "name: \($0), " } ?? ""
             yaml += """
                   - name: \(name)
-                    source: { repoURL: "\(self.daemon.url("\(name).git"))", targetRevision: main, path: app }
-                    destination: { directory: "\(self.target(name))" }
+                    source: { \(source) }
+                    destination: { \(cluster)directory: "\(self.target(name))" }
                     syncPolicy: { automated: { prune: true }, interval: 1h }
 
                 """
         }
-        let path = self.root.appendingPathComponent("tributary.yaml").path
+        let path = self.root.appendingPathComponent(file).path
         try Data(yaml.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
@@ -81,13 +96,13 @@ final class WorkerProcessTests {
         return object["revision"] as? String
     }
 
-    /// Starts a worker whose status endpoint takes a port of the kernel's choosing (a port picked
-    /// beforehand can be taken by a parallel test before the worker binds it), read from its output.
-    func startWorker(_ name: String, config: String) async throws -> (process: ChildProcess, port: Int) {
+    /// Starts a process whose status endpoint takes a port of the kernel's choosing (a port picked
+    /// beforehand can be taken by a parallel test before the process binds it), read from its output.
+    func start(_ name: String, _ arguments: [String]) async throws -> (process: ChildProcess, port: Int) {
         let logPath = self.root.appendingPathComponent("\(name).log").path
         let process = try ChildProcess(
-            [
-                TributaryProcess.executable.path, "worker", "--config", config, "--data-dir", self.root.appendingPathComponent("data-\(name)").path,
+            [TributaryProcess.executable.path] + arguments + [
+                "--data-dir", self.root.appendingPathComponent("data-\(name)").path,
                 "--session-timeout", "3", "--http-address", "127.0.0.1:0", "--log-level", "info",
             ],
             outputPath: logPath
@@ -102,7 +117,15 @@ final class WorkerProcessTests {
         return (process, port)
     }
 
-    /// `waitUntil`, recording the workers' output when it times out.
+    func startWorker(_ name: String, config: String, cluster: String? = nil, extra: [String] = []) async throws -> (process: ChildProcess, port: Int) {
+        try await self.start(name, ["worker", "--config", config] + (cluster.map { ["--cluster", $0] } ?? []) + extra)
+    }
+
+    func startPlanner(config: String) async throws -> (process: ChildProcess, port: Int) {
+        try await self.start("planner", ["plan", "--config", config])
+    }
+
+    /// `waitUntil`, recording the processes' output when it times out.
     func waitWithLogs(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
         do {
             try await waitUntil(what, timeout: timeout, condition)
@@ -116,28 +139,31 @@ final class WorkerProcessTests {
         }
     }
 
-    /// The partitions a worker reports on `/readyz`; nil until it has joined.
+    /// The partitions a process reports on `/readyz`; nil until it has joined.
     func partitions(port: Int) -> [Int]? {
         guard let text = try? run(["curl", "-sf", "http://127.0.0.1:\(port)/readyz"]), text.hasPrefix("ready: partitions") else { return nil }
         return text.dropFirst("ready: partitions".count).split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     }
 
-    func publish(_ producer: KafkaProducer, app: String, after: String, delivery: String) async throws -> KafkaDeliveryReport {
-        let key = RepositoryKey(url: self.daemon.url("\(app).git"))!.rawValue
+    func publish(_ producer: KafkaProducer, repository: String, before: String = String(repeating: "0", count: 40), after: String, delivery: String) async throws -> KafkaDeliveryReport {
+        let key = RepositoryKey(url: self.daemon.url("\(repository).git"))!.rawValue
         let change = ChangeEvent(
-            provider: "github", deliveryID: delivery, repository: .init(key: key, cloneURLs: [self.daemon.url("\(app).git")]),
-            ref: "refs/heads/main", before: String(repeating: "0", count: 40), after: after
+            provider: "github", deliveryID: delivery, repository: .init(key: key, cloneURLs: [self.daemon.url("\(repository).git")]),
+            ref: "refs/heads/main", before: before, after: after
         )
         return try await producer.deliver(try CloudEvent(source: "test", type: ChangeEvent.eventType, payload: change).kafkaMessage(topic: "tributary.changes", key: key))
     }
 
-    /// Reads `tributary.sync` from the start in the background: delivery ids seen, per app phases.
+    /// Sync events read from `tributary.sync`, each with the `ce_source` of the worker that sent it.
     final class SyncLog: Sendable {
-        let events = Mutex<[SyncEvent]>([])
-        var deliveries: Set<String> { self.events.withLock { Set($0.compactMap(\.deliveryID)) } }
+        let events = Mutex<[(event: SyncEvent, source: String)]>([])
+        var deliveries: Set<String> { self.events.withLock { Set($0.compactMap(\.event.deliveryID)) } }
+        func matching(_ predicate: (SyncEvent) -> Bool) -> [(event: SyncEvent, source: String)] {
+            self.events.withLock { $0.filter { predicate($0.event) } }
+        }
     }
 
-    func readSyncEvents(into log: SyncLog) throws -> KafkaConsumer {
+    func readSyncEvents() throws -> KafkaConsumer {
         var configuration = KafkaConsumerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap), groupID: "test-reader-\(UUID().uuidString.prefix(6))")
         configuration.sessionTimeout = .seconds(3)
         configuration.heartbeatInterval = .milliseconds(200)
@@ -146,95 +172,200 @@ final class WorkerProcessTests {
         return consumer
     }
 
-    @Test func twoWorkersShareTheAppsAndAKilledOneLosesNothing() async throws {
-        let apps = (0..<10).map { "app-\($0)" }
-        var works: [String: URL] = [:]
-        var latest: [String: String] = [:]
-        var latestValue: [String: Int] = [:]
-        for app in apps {
-            works[app] = try self.makeRepository(app)
-            latest[app] = try self.commit(works[app]!, value: 0)
+    static func drain(_ reader: KafkaConsumer, into log: SyncLog) async throws {
+        for try await message in reader.messages {
+            let cloudEvent = try CloudEvent(kafkaMessage: message)
+            let event = try cloudEvent.decodePayload(as: SyncEvent.self)
+            log.events.withLock { $0.append((event, cloudEvent.source)) }
         }
-        let config = try self.writeConfiguration(apps: apps)
-        let first = try await self.startWorker("worker-a", config: config)
-        let second = try await self.startWorker("worker-b", config: config)
-        try await self.waitWithLogs("both workers to hold partitions") {
-            (self.partitions(port: first.port)?.isEmpty == false) && (self.partitions(port: second.port)?.isEmpty == false)
-        }
+    }
+
+    func makeProducer() throws -> KafkaProducer {
+        try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap)), logger: .init(label: "test"))
+    }
+
+    func committed(group: String, topic: String, partition: Int) async throws -> Int64 {
+        let inspector = try KafkaConsumer(configuration: KafkaConsumerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap), groupID: group), logger: .init(label: "test"))
+        let offset = try await inspector.committedOffsets(for: [KafkaTopicPartition(topic: topic, partition: KafkaPartition(partition))]).first?.offset.rawValue ?? -1
+        await inspector.close()
+        return offset
+    }
+
+    @Test func threeWorkersShareOneMonorepoAndAKilledOneLosesNothing() async throws {
+        let touched = (0..<30).map { String(format: "app-%02d", $0) }
+        let untouched = (30..<36).map { String(format: "app-%02d", $0) }
+        let apps = touched + untouched
+        let work = try self.makeRepository("monorepo")
+        var head = try self.commit(work, files: Dictionary(uniqueKeysWithValues: apps.map { ("apps/\($0)/config.yaml", Self.configMap($0, 0)) }))
+        let config = try self.writeConfiguration(apps: apps, monorepo: "monorepo")
+        _ = try await self.startPlanner(config: config)
+        let workers = [
+            try await self.startWorker("worker-a", config: config),
+            try await self.startWorker("worker-b", config: config),
+            try await self.startWorker("worker-c", config: config),
+        ]
+        try await self.waitWithLogs("three workers holding partitions") { workers.allSatisfy { self.partitions(port: $0.port)?.isEmpty == false } }
+        // Each worker syncs the apps it owns once it joins.
+        try await self.waitWithLogs("the first sync of every app") { apps.allSatisfy { self.syncedRevision($0) == head } }
 
         let log = SyncLog()
-        let reader = try self.readSyncEvents(into: log)
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap)), logger: .init(label: "test"))
+        let reader = try self.readSyncEvents()
+        let producer = try self.makeProducer()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                for try await message in reader.messages {
-                    let event = try CloudEvent(kafkaMessage: message).decodePayload(as: SyncEvent.self)
-                    log.events.withLock { $0.append(event) }
-                }
+            tasks.addTask { try await Self.drain(reader, into: log) }
+            // One push touching 30 of the 36 apps.
+            let before = head
+            head = try self.commit(work, files: Dictionary(uniqueKeysWithValues: touched.map { ("apps/\($0)/config.yaml", Self.configMap($0, 1)) }))
+            let after = head
+            _ = try await self.publish(producer, repository: "monorepo", before: before, after: after, delivery: "monorepo-push")
+            try await self.waitWithLogs("every app's event for the push") {
+                Set(log.matching { $0.deliveryID == "monorepo-push" }.map(\.event.app)) == Set(apps)
             }
-            var deliveries: [String] = []
-            var survivorPort = 0
-            for index in 0..<50 {
-                let app = apps[index % apps.count]
-                latest[app] = try self.commit(works[app]!, value: index + 1)
-                latestValue[app] = index + 1
-                let delivery = "delivery-\(index)"
-                _ = try await self.publish(producer, app: app, after: latest[app]!, delivery: delivery)
-                deliveries.append(delivery)
-                if index == 24 {
-                    // Kill the worker with the most partitions, mid-stream, without warning.
-                    let victim = (self.partitions(port: first.port)?.count ?? 0) >= (self.partitions(port: second.port)?.count ?? 0) ? first : second
-                    let survivor = victim.port == first.port ? second : first
-                    let victimPartitions = Set(self.partitions(port: victim.port) ?? [])
-                    let victimApps = apps.filter {
-                        let key = RepositoryKey(url: self.daemon.url("\($0).git"))!.rawValue
-                        return victimPartitions.contains(Int(KafkaPartitioner.partition(forKey: key, partitionCount: 6).rawValue))
-                    }
-                    #expect(!victimApps.isEmpty, "the killed worker owned apps")
+            let events = log.matching { $0.deliveryID == "monorepo-push" }
+            for app in touched {
+                let applied = events.filter { $0.event.app == app && $0.event.phase == .succeeded && $0.event.revision == after }
+                #expect(applied.count == 1, "\(app) applied once")
+                #expect(self.syncedRevision(app) == after)
+            }
+            for app in untouched {
+                #expect(events.filter { $0.event.app == app }.map(\.event.phase) == [.skipped], "\(app) is skipped")
+                #expect(self.syncedRevision(app) == before)
+            }
+            let share = Dictionary(grouping: events.filter { $0.event.phase == .succeeded }, by: \.source).mapValues(\.count)
+            #expect(share.count == 3, "every worker synced some of the apps: \(share)")
+
+            // A stream of pushes, each touching a few apps; the worker with the most partitions is killed halfway.
+            var latestValue = Dictionary(uniqueKeysWithValues: touched.map { ($0, 1) })
+            var latestCommit = Dictionary(uniqueKeysWithValues: touched.map { ($0, after) })
+            var heads = [after]
+            for index in 0..<30 {
+                let changed = (0..<4).map { touched[(index * 7 + $0 * 3) % touched.count] }
+                let before = head
+                head = try self.commit(work, files: Dictionary(uniqueKeysWithValues: changed.map { ("apps/\($0)/config.yaml", Self.configMap($0, index + 2)) }))
+                heads.append(head)
+                for app in changed {
+                    latestValue[app] = index + 2
+                    latestCommit[app] = head
+                }
+                _ = try await self.publish(producer, repository: "monorepo", before: before, after: head, delivery: "stream-\(index)")
+                if index == 14 {
+                    let victim = workers.max { (self.partitions(port: $0.port)?.count ?? 0) < (self.partitions(port: $1.port)?.count ?? 0) }!
                     #expect(victim.process.signal(SIGKILL, waitingUpTo: .seconds(5)) == 128 + SIGKILL)
-                    survivorPort = survivor.port
                 }
-                try await Task.sleep(for: .milliseconds(40))
             }
-            try await self.waitWithLogs("every app at its latest revision and every change with a sync event", timeout: .seconds(90)) {
-                apps.allSatisfy { self.syncedRevision($0) == latest[$0] } && Set(deliveries).isSubset(of: log.deliveries)
+            // An app holds the last commit that touched it, or a later one: a new owner's first
+            // reconcile renders the head again; later pushes are `skipped` for it, not written.
+            func current(_ app: String) -> Bool {
+                guard let synced = self.syncedRevision(app), let at = heads.firstIndex(of: synced) else { return false }
+                return at >= heads.firstIndex(of: latestCommit[app]!)!
             }
-            #expect(self.partitions(port: survivorPort)?.sorted() == Array(0..<6), "the survivor took every partition")
+            do {
+                try await self.waitWithLogs("every app at the last revision that touched it", timeout: .seconds(90)) { touched.allSatisfy(current) }
+            } catch {
+                for app in touched where !current(app) {
+                    let history = log.matching { $0.app == app }.map { "\($0.event.deliveryID ?? "-") \($0.event.phase.rawValue) \($0.event.revision.prefix(8)) \($0.event.message ?? "")" }
+                    Issue.record("\(app) holds \(self.syncedRevision(app)?.prefix(8) ?? "nothing"), expected \(latestCommit[app]!.prefix(8)):\n\(history.joined(separator: "\n"))")
+                }
+                throw error
+            }
+            for app in touched {
+                let text = try String(contentsOfFile: "\(self.target(app))/configmap_demo_\(app).yaml", encoding: .utf8)
+                #expect(text.contains("value: \"\(latestValue[app]!)\""), "\(app)")
+            }
+            #expect(log.matching { $0.phase == .failed }.isEmpty)
             await reader.close()
             await producer.shutdown()
             try await tasks.waitForAll()
         }
-        for app in apps {
-            let text = try String(contentsOfFile: "\(self.target(app))/configmap_demo_config.yaml", encoding: .utf8)
-            #expect(text.contains("value: \"\(latestValue[app] ?? 0)\""))
+    }
+
+    @Test func eachClustersWorkersSyncOnlyThatClustersApps() async throws {
+        let clusters = ["east-1": "east", "east-2": "east", "west-1": "west", "west-2": "west"]
+        let apps = clusters.keys.sorted()
+        let work = try self.makeRepository("fleet")
+        var head = try self.commit(work, files: Dictionary(uniqueKeysWithValues: apps.map { ("apps/\($0)/config.yaml", Self.configMap($0, 0)) }))
+        let config = try self.writeConfiguration(apps: apps, monorepo: "fleet", clusters: clusters)
+        _ = try await self.startPlanner(config: config)
+        let east = try await self.startWorker("worker-east", config: config, cluster: "east")
+        let west = try await self.startWorker("worker-west", config: config, cluster: "west")
+        try await self.waitWithLogs("both clusters' workers holding partitions") {
+            self.partitions(port: east.port)?.isEmpty == false && self.partitions(port: west.port)?.isEmpty == false
         }
-        #expect(log.events.withLock { $0 }.allSatisfy { $0.phase != .failed })
+        let log = SyncLog()
+        let reader = try self.readSyncEvents()
+        let producer = try self.makeProducer()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await Self.drain(reader, into: log) }
+            let before = head
+            head = try self.commit(work, files: Dictionary(uniqueKeysWithValues: apps.map { ("apps/\($0)/config.yaml", Self.configMap($0, 1)) }))
+            let after = head
+            // One webhook reaches both clusters.
+            _ = try await self.publish(producer, repository: "fleet", before: before, after: after, delivery: "fleet-push")
+            try await self.waitWithLogs("every app of both clusters applied") { apps.allSatisfy { self.syncedRevision($0) == after } }
+            try await self.waitWithLogs("every app's event") { Set(log.matching { $0.deliveryID == "fleet-push" }.map(\.event.app)) == Set(apps) }
+            await reader.close()
+            await producer.shutdown()
+            try await tasks.waitForAll()
+        }
+        let sources = Dictionary(grouping: log.matching { _ in true }, by: \.event.app).mapValues { Set($0.map(\.source)) }
+        let eastSources = Set(sources["east-1"]!).union(sources["east-2"]!)
+        let westSources = Set(sources["west-1"]!).union(sources["west-2"]!)
+        #expect(eastSources.count == 1 && westSources.count == 1 && eastSources.isDisjoint(with: westSources), "\(sources)")
+        #expect(log.matching { $0.app.hasPrefix("east") }.allSatisfy { $0.event.cluster == "east" })
+        let eastLog = try String(contentsOfFile: self.root.appendingPathComponent("worker-east.log").path, encoding: .utf8)
+        #expect(eastLog.contains("apps=2") && eastLog.contains("tributary.requests.east"))
+    }
+
+    @Test func aWorkerWhoseConfigurationLacksAnAppHoldsItsRequestAndSaysWhy() async throws {
+        let work = try self.makeRepository("shared")
+        var head = try self.commit(work, files: ["apps/known/config.yaml": Self.configMap("known", 0), "apps/newcomer/config.yaml": Self.configMap("newcomer", 0)])
+        let plannerConfig = try self.writeConfiguration(apps: ["known", "newcomer"], monorepo: "shared", file: "planner.yaml")
+        let workerConfig = try self.writeConfiguration(apps: ["known"], monorepo: "shared", file: "worker.yaml")
+        _ = try await self.startPlanner(config: plannerConfig)
+        let worker = try await self.startWorker("worker", config: workerConfig, extra: ["--unknown-app-timeout", "8"])
+        try await self.waitWithLogs("the worker to join") { self.partitions(port: worker.port)?.isEmpty == false }
+        try await self.waitWithLogs("the known app's first sync") { self.syncedRevision("known") == head }
+
+        let producer = try self.makeProducer()
+        let before = head
+        head = try self.commit(work, files: ["apps/newcomer/config.yaml": Self.configMap("newcomer", 1)])
+        _ = try await self.publish(producer, repository: "shared", before: before, after: head, delivery: "newcomer-push")
+        await producer.shutdown()
+        var reason = ""
+        try await self.waitWithLogs("/readyz to name the app it holds") {
+            reason = (try? run(["curl", "-s", "http://127.0.0.1:\(worker.port)/readyz"])) ?? ""
+            return reason.contains("holding a request for app newcomer")
+        }
+        #expect(reason.contains("does not have"))
+        let partition = Int(KafkaPartitioner.partition(forKey: "newcomer", partitionCount: 6).rawValue)
+        // Held: nothing committed past the request (the stage commits every second).
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await self.committed(group: "tributary-workers", topic: "tributary.requests", partition: partition) <= 0)
+        // After the bounded wait it is dead-lettered, committed, and the worker is ready again.
+        try await self.waitWithLogs("the request dead-lettered and committed", timeout: .seconds(30)) {
+            try await self.committed(group: "tributary-workers", topic: "tributary.requests", partition: partition) >= 1
+        }
+        try await self.waitWithLogs("the worker ready again") { self.partitions(port: worker.port) != nil }
+        let letter = try run([TributaryProcess.executable.path, "tail", "dlq", "--brokers", self.bootstrap, "--max", "1", "--seconds", "20"])
+        #expect(letter.contains("newcomer"))
     }
 
     @Test func sigtermFinishesTheSyncInFlightAndCommitsWhatItPublished() async throws {
         let work = try self.makeRepository("shop")
         var commit = try self.commit(work, value: 0)
         let config = try self.writeConfiguration(apps: ["shop"])
+        _ = try await self.startPlanner(config: config)
         let worker = try await self.startWorker("worker", config: config)
         try await self.waitWithLogs("the worker to join") { self.partitions(port: worker.port)?.isEmpty == false }
 
         let log = SyncLog()
-        let reader = try self.readSyncEvents(into: log)
+        let reader = try self.readSyncEvents()
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap)), logger: .init(label: "test"))
-        var offsets: [Int64: String] = [:]
-        var partition = KafkaPartition(0)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                for try await message in reader.messages {
-                    let event = try CloudEvent(kafkaMessage: message).decodePayload(as: SyncEvent.self)
-                    log.events.withLock { $0.append(event) }
-                }
-            }
+            tasks.addTask { try await Self.drain(reader, into: log) }
             for index in 0..<20 {
                 commit = try self.commit(work, value: index + 1)
-                let report = try await self.publish(producer, app: "shop", after: commit, delivery: "delivery-\(index)")
-                offsets[report.offset.rawValue] = "delivery-\(index)"
-                partition = report.partition
+                _ = try await self.publish(producer, repository: "shop", after: commit, delivery: "delivery-\(index)")
                 if index == 5 {
                     try await waitUntil("a first sync event", timeout: .seconds(30)) { !log.deliveries.isEmpty }
                     let metrics = try run(["curl", "-sf", "http://127.0.0.1:\(worker.port)/metrics"])
@@ -244,17 +375,17 @@ final class WorkerProcessTests {
                     #expect(worker.process.signal(SIGTERM, waitingUpTo: .seconds(15)) == 0)
                 }
             }
+            await producer.shutdown()
+            // The planner (still running) turns all 20 changes into requests: read them back.
+            let partition = KafkaPartitioner.partition(forKey: "shop", partitionCount: 6)
+            try await waitUntil("20 requests for shop", timeout: .seconds(30)) { try await self.requests(partition: partition).count >= 20 }
             try await Task.sleep(for: .seconds(2))
             await reader.close()
-            await producer.shutdown()
             try await tasks.waitForAll()
         }
-        let inspector = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap), groupID: "tributary-workers"),
-            logger: .init(label: "test")
-        )
-        let committed = try #require(try await inspector.committedOffsets(for: [KafkaTopicPartition(topic: "tributary.changes", partition: partition)]).first).offset.rawValue
-        await inspector.close()
+        let partition = KafkaPartitioner.partition(forKey: "shop", partitionCount: 6)
+        let offsets = try await self.requests(partition: partition)
+        let committed = try await self.committed(group: "tributary-workers", topic: "tributary.requests", partition: Int(partition.rawValue))
         #expect(committed > 0)
         // Exactly the changes before the committed offset have sync events: nothing published was left
         // uncommitted, and nothing was committed without its event.
@@ -262,6 +393,26 @@ final class WorkerProcessTests {
         for (offset, delivery) in offsets {
             #expect(published.contains(delivery) == (offset < committed), "offset \(offset), committed \(committed)")
         }
+    }
+
+    /// The requests on a partition of `tributary.requests`, by offset: their delivery ids.
+    func requests(partition: KafkaPartition) async throws -> [Int64: String] {
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap), groupID: "test-requests-\(UUID().uuidString.prefix(6))"),
+            logger: .init(label: "test")
+        )
+        let (_, high) = try await consumer.watermarks(topic: "tributary.requests", partition: partition)
+        try consumer.assign([KafkaTopicPartition(topic: "tributary.requests", partition: partition, offset: .beginning)])
+        var result: [Int64: String] = [:]
+        if high.rawValue > 0 {
+            for try await message in consumer.messages {
+                let request = try CloudEvent(kafkaMessage: message).decodePayload(as: SyncRequest.self)
+                result[message.offset.rawValue] = request.deliveryID
+                if message.offset.rawValue >= high.rawValue - 1 { break }
+            }
+        }
+        await consumer.close()
+        return result
     }
 
     @Test func twoNotifierProcessesAndARestartDeliverEachNotificationOnce() async throws {

@@ -58,14 +58,14 @@ struct NotifierTests {
     func withNotifier(_ configuration: TributaryConfiguration, _ body: (NotificationDelivery) async throws -> Void) async throws {
         let producer = try self.cluster.makeProducer()
         let router = NotificationRouter(
-            settings: configuration.notifications, topics: self.topics, kafka: self.cluster.kafkaConfiguration, producer: producer,
+            settings: configuration.notifications, topics: self.topics, producer: producer,
             groupID: TestCluster.uniqueGroup("notifier"), sessionTimeout: .seconds(3), logger: self.cluster.logger
-        )
+        ).makeStage(kafka: self.cluster.kafkaConfiguration)
         let delivery = try NotificationDelivery(
             configuration: configuration, kafka: self.cluster.kafkaConfiguration, producer: producer,
             groupID: "delivery-\(self.topics.prefix)", sessionTimeout: .seconds(3), logger: self.cluster.logger
         )
-        let services = ServiceGroup(configuration: .init(services: [.init(service: producer), .init(service: router), .init(service: delivery)], logger: self.cluster.logger))
+        let services = ServiceGroup(configuration: .init(services: [.init(service: producer), .init(service: router), .init(service: delivery.makeStage())], logger: self.cluster.logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await services.run() }
             do {

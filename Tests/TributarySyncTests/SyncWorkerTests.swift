@@ -4,7 +4,10 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 import TributaryCore
+import TributaryGit
 import TributaryKafka
+import TributaryPlanner
+import TributaryStage
 import TributaryTestSupport
 @testable import TributarySync
 
@@ -19,7 +22,7 @@ struct SyncWorkerTests {
         self.cluster = try TestCluster()
         let prefix = "test-\(UUID().uuidString.prefix(8).lowercased())"
         self.topics = TributaryTopics(prefix: prefix)
-        for (topic, partitions) in [(self.topics.changes, 6), (self.topics.sync, 3), (self.topics.deadLetters, 1)] {
+        for (topic, partitions) in [(self.topics.changes, 6), (self.topics.requests, 6), (self.topics.sync, 3), (self.topics.deadLetters, 1)] {
             if let embedded = self.cluster.embedded {
                 try embedded.createTopic(topic, partitions: partitions)
             } else {
@@ -29,19 +32,30 @@ struct SyncWorkerTests {
         }
     }
 
-    /// Runs a worker (and its producer) until `body` returns, then shuts it down gracefully.
-    func withWorker(_ configuration: TributaryConfiguration, group: String, _ body: (SyncWorker) async throws -> Void) async throws {
+    /// Runs a planner and a worker (and their producer) until `body` returns, then shuts them down gracefully.
+    func withWorker(_ configuration: TributaryConfiguration, group: String, _ body: (ConsumerStage, ConsumerStage) async throws -> Void) async throws {
+        var configuration = configuration
+        configuration.kafka.topicPrefix = self.topics.prefix
         let producer = try self.cluster.makeProducer()
         let engine = try self.fixture.engine(configuration)
+        var plannerOptions = Planner.Options()
+        plannerOptions.groupID = "\(group)-planners"
+        plannerOptions.sessionTimeout = .seconds(3)
+        let mirrors = GitMirrorCache(directory: self.fixture.git.root.appendingPathComponent("planner-mirrors"), logger: self.fixture.logger)
+        let planner = Planner(configuration: configuration, mirrors: mirrors, producer: producer, options: plannerOptions, logger: self.fixture.logger)
+            .makeStage(kafka: self.cluster.kafkaConfiguration)
         var options = SyncWorker.Options()
         options.groupID = group
         options.sessionTimeout = .seconds(3)  // the mock cluster's minimum for quick group formation
-        let worker = SyncWorker(topics: self.topics, kafka: self.cluster.kafkaConfiguration, engine: engine, producer: producer, options: options, logger: self.fixture.logger)
-        let services = ServiceGroup(configuration: .init(services: [.init(service: producer), .init(service: worker)], logger: self.fixture.logger))
+        let worker = SyncWorker(topics: self.topics, engine: engine, producer: producer, options: options, logger: self.fixture.logger)
+        let stage = worker.makeStage(kafka: self.cluster.kafkaConfiguration)
+        let services = ServiceGroup(configuration: .init(
+            services: [.init(service: producer), .init(service: planner), .init(service: stage), .init(service: worker)], logger: self.fixture.logger
+        ))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await services.run() }
             do {
-                try await body(worker)
+                try await body(planner, stage)
             } catch {
                 await services.triggerGracefulShutdown()
                 throw error
@@ -90,8 +104,8 @@ struct SyncWorkerTests {
         var report: KafkaDeliveryReport?
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await self.drain(reader, into: sink) }
-            try await self.withWorker(configuration, group: group) { worker in
-                try await waitUntil("the worker to join", timeout: .seconds(30)) { worker.isReady }
+            try await self.withWorker(configuration, group: group) { planner, worker in
+                try await waitUntil("the planner and the worker to join", timeout: .seconds(30)) { planner.readiness.ready && worker.readiness.ready }
                 // The first interval tick may sync before the change arrives; wait for it to settle.
                 try await Task.sleep(for: .milliseconds(500))
                 report = try await self.publish(self.fixture.change(after: commit, delivery: "delivery-kafka"))
@@ -107,9 +121,9 @@ struct SyncWorkerTests {
         #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"1\"") == true)
         #expect(sink.all.filter { $0.phase == .succeeded }.count == 1)
 
-        // The change's offset was committed (on close at the latest) after its event was acknowledged.
+        // The change's offset was committed (on close at the latest) after its requests were acknowledged.
         let report_ = try #require(report)
-        let inspector = try KafkaConsumer(configuration: KafkaConsumerConfiguration(kafka: self.cluster.kafkaConfiguration, groupID: group), logger: self.fixture.logger)
+        let inspector = try KafkaConsumer(configuration: KafkaConsumerConfiguration(kafka: self.cluster.kafkaConfiguration, groupID: "\(group)-planners"), logger: self.fixture.logger)
         let committed = try await inspector.committedOffsets(for: [KafkaTopicPartition(topic: self.topics.changes, partition: report_.partition)])
         #expect(committed.first?.offset.rawValue == report_.offset.rawValue + 1)
         await inspector.close()
@@ -122,7 +136,7 @@ struct SyncWorkerTests {
         let reader = try self.collectSyncEvents(into: sink)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await self.drain(reader, into: sink) }
-            try await self.withWorker(configuration, group: TestCluster.uniqueGroup("workers")) { worker in
+            try await self.withWorker(configuration, group: TestCluster.uniqueGroup("workers")) { _, _ in
                 // No webhook at all: the interval finds the app never synced and syncs it.
                 try await waitUntil("the first interval sync", timeout: .seconds(30)) {
                     sink.all.contains { $0.phase == .succeeded && $0.trigger == "interval" }

@@ -61,6 +61,9 @@ public struct AppSettings: Sendable {
     public var project: String = "default"
     public var source: Source
     public var destination: Destination
+    /// `destination.name`: the cluster (worker group) that syncs the app, as in Argo CD; nil for
+    /// the default group (workers started without `--cluster`).
+    public var cluster: String?
     public var syncPolicy: SyncPolicy = .init()
     /// The file and line the app was declared at, for messages.
     public var file: String
@@ -145,7 +148,15 @@ public struct AppSettings: Sendable {
         }
 
         let destinationNode = try mapping.required("destination")
-        let destination = try destinationNode.mapping(allowedKeys: ["directory", "git"])
+        let destination = try destinationNode.mapping(allowedKeys: ["name", "directory", "git"])
+        if let value = destination["name"] {
+            let name = try value.string()
+            // It names a topic (`<prefix>.requests.<name>`) and a consumer group.
+            guard name.range(of: "^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$", options: .regularExpression) != nil else {
+                throw value.error("cluster names are lower-case letters, digits, '-' and '.', at most 63 characters")
+            }
+            self.cluster = name
+        }
         switch (destination["directory"], destination["git"]) {
         case (let directory?, nil):
             self.destination = .directory(try directory.string())
@@ -157,7 +168,7 @@ public struct AppSettings: Sendable {
                 path: try fields["path"]?.string() ?? "."
             )
         default:
-            throw destinationNode.error("a destination is exactly one of { directory: PATH } or { git: { repoURL, branch, path } }")
+            throw destinationNode.error("a destination is exactly one of { directory: PATH } or { git: { repoURL, branch, path } }, optionally with name: CLUSTER")
         }
 
         if let policyNode = mapping["syncPolicy"] {

@@ -82,6 +82,10 @@ public struct KafkaSettings: Sendable {
         if let value = mapping["embeddedBrokers"] { self.embeddedBrokerCount = try value.int(in: 1...3) }
         if let value = mapping["properties"] {
             for (key, entry) in try value.mapping(allowedKeys: nil).entries {
+                if key == "partitioner" {
+                    // Partitions decide ownership: the planner and the workers compute them with the same function.
+                    throw entry.error("Tributary places records itself (murmur2 of the key, as the Java client) and workers own apps by that function; a partitioner override is not allowed")
+                }
                 if case .mapping = entry.node {
                     self.properties[key] = .secret(try entry.secretReference())
                 } else {

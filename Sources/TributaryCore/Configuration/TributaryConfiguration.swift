@@ -112,6 +112,11 @@ public struct TributaryConfiguration: Sendable {
         self.apps.first { $0.name == name }
     }
 
+    /// The clusters apps name in `destination.name`, sorted.
+    public var clusters: [String] {
+        Set(self.apps.compactMap(\.cluster)).sorted()
+    }
+
     /// The repository entry for a URL, matched by repository key (so https and ssh URLs match).
     public func repository(for url: String) -> RepositorySettings? {
         let key = RepositoryKey(url: url)

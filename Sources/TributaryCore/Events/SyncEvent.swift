@@ -23,6 +23,8 @@ public struct SyncEvent: Codable, Hashable, Sendable {
     public var trigger: String
     /// The destination, as `directory:/path` or `git:url#branch`.
     public var destination: String
+    /// The cluster (`destination.name`) whose worker group synced the app; nil for the default group.
+    public var cluster: String?
     /// Counts of what the sync did.
     public var resources: ResourceCounts?
     /// Why it failed or was skipped; never contains a secret.
@@ -87,7 +89,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case app, project, repository, ref, revision, previousRevision, phase, attempt, trigger, destination, resources
+        case app, project, repository, ref, revision, previousRevision, phase, attempt, trigger, destination, cluster, resources
         case message, error, changeID, deliveryID, receivedAt, startedAt, finishedAt, timings, durationMilliseconds
     }
 
@@ -103,6 +105,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         self.attempt = try container.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
         self.trigger = try container.decodeIfPresent(String.self, forKey: .trigger) ?? "change"
         self.destination = try container.decode(String.self, forKey: .destination)
+        self.cluster = try container.decodeIfPresent(String.self, forKey: .cluster)
         self.resources = try container.decodeIfPresent(ResourceCounts.self, forKey: .resources)
         self.message = try container.decodeIfPresent(String.self, forKey: .message)
         self.error = try container.decodeIfPresent(SourceError.self, forKey: .error)
@@ -126,6 +129,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         try container.encode(self.attempt, forKey: .attempt)
         try container.encode(self.trigger, forKey: .trigger)
         try container.encode(self.destination, forKey: .destination)
+        try container.encodeIfPresent(self.cluster, forKey: .cluster)
         try container.encodeIfPresent(self.resources, forKey: .resources)
         try container.encodeIfPresent(self.message, forKey: .message)
         try container.encodeIfPresent(self.error, forKey: .error)

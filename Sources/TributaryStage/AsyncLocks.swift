@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Mutual exclusion per key, for async code: one app never syncs twice at once.
-final class KeyedAsyncLock: Sendable {
+public final class KeyedAsyncLock: Sendable {
     private struct State {
         var held: Set<String> = []
         var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
@@ -9,7 +9,9 @@ final class KeyedAsyncLock: Sendable {
 
     private let state = Mutex(State())
 
-    func withLock<Result: Sendable>(_ key: String, _ body: () async throws -> Result) async rethrows -> Result {
+    public init() {}
+
+    public func withLock<Result: Sendable>(_ key: String, _ body: () async throws -> Result) async rethrows -> Result {
         await self.acquire(key)
         defer { self.release(key) }
         return try await body()
@@ -43,7 +45,7 @@ final class KeyedAsyncLock: Sendable {
 }
 
 /// At most `limit` bodies run at once; the rest wait in order.
-final class AsyncSemaphore: Sendable {
+public final class AsyncSemaphore: Sendable {
     private struct State {
         var available: Int
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -51,11 +53,18 @@ final class AsyncSemaphore: Sendable {
 
     private let state: Mutex<State>
 
-    init(limit: Int) {
+    public init(limit: Int) {
         self.state = Mutex(State(available: max(limit, 1)))
     }
 
-    func withPermit<Result: Sendable>(_ body: () async throws -> Result) async rethrows -> Result {
+    public func withPermit<Result: Sendable>(_ body: () async throws -> Result) async rethrows -> Result {
+        await self.acquire()
+        defer { self.release() }
+        return try await body()
+    }
+
+    /// Waits for a permit; give it back with `release()`.
+    public func acquire() async {
         await withCheckedContinuation { continuation in
             let acquired = self.state.withLock { state -> Bool in
                 if state.available > 0 {
@@ -67,16 +76,17 @@ final class AsyncSemaphore: Sendable {
             }
             if acquired { continuation.resume() }
         }
-        defer {
-            let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-                if state.waiters.isEmpty {
-                    state.available += 1
-                    return nil
-                }
-                return state.waiters.removeFirst()
+    }
+
+    /// Returns a permit taken with `acquire()`: the longest waiter gets it.
+    public func release() {
+        let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.available += 1
+                return nil
             }
-            next?.resume()
+            return state.waiters.removeFirst()
         }
-        return try await body()
+        next?.resume()
     }
 }

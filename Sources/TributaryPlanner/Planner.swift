@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TributaryCore
+import TributaryGit
+import TributaryKafka
+import TributaryStage
+
+/// The planner stage: reads change events as the `tributary-planners` group and publishes one
+/// sync request per app the push concerns to the app's requests topic, on the partition
+/// `KafkaPartitioner.partition(forKey: app, partitionCount:)`, so the apps of one monorepo
+/// spread over every worker of their group. The change is committed once every request is
+/// acknowledged; a planner that dies part-way plans the change again, and workers treat a
+/// request for a revision they already hold as `coalesced`.
+public final class Planner: Sendable {
+    public struct Options: Sendable {
+        /// Consumer group. Default `tributary-planners`.
+        public var groupID = "tributary-planners"
+        public var sessionTimeout: Duration = .seconds(10)
+        /// Attempts at fetching a change's repository before it is dead-lettered (the apps'
+        /// interval reconcile catches up later). Default 10, backing off from 1 s to 30 s.
+        public var fetchAttempts = 10
+        /// How often the requests topics' partition counts are read again. Default 30 s.
+        public var partitionCountRefresh: Duration = .seconds(30)
+
+        public init() {}
+    }
+
+    private let planner: ChangePlanner
+    private let topics: TributaryTopics
+    private let producer: KafkaProducer
+    private let options: Options
+    private let logger: Logger
+    private let counts = Mutex<(counts: [String: Int], readAt: ContinuousClock.Instant?)>(([:], nil))
+    private let source: String
+
+    public init(configuration: TributaryConfiguration, mirrors: GitMirrorCache, producer: KafkaProducer, options: Options = Options(), logger: Logger) {
+        self.planner = ChangePlanner(configuration: configuration, mirrors: mirrors)
+        self.topics = configuration.kafka.topics
+        self.producer = producer
+        self.options = options
+        self.logger = logger
+        self.source = "tributary/planner/\(ProcessInfo.processInfo.hostName)/\(getpid())"
+    }
+
+    /// The consumer stage that runs this planner: run it as a service, after the producer.
+    public func makeStage(kafka: KafkaConfiguration) -> ConsumerStage {
+        var options = ConsumerStage.Options(name: "planner", groupID: self.options.groupID, topics: [self.topics.changes], deadLetterTopic: self.topics.deadLetters)
+        options.sessionTimeout = self.options.sessionTimeout
+        return ConsumerStage(options: options, kafka: kafka, producer: self.producer, logger: self.logger, handler: self.handle)
+    }
+
+    func handle(_ message: KafkaConsumerMessage, context: ConsumerStageContext) async -> ConsumerStageOutcome {
+        let event: CloudEvent
+        let change: ChangeEvent
+        do {
+            event = try CloudEvent(kafkaMessage: message)
+            guard event.type == ChangeEvent.eventType else { return .done([]) }
+            change = try event.decodePayload(as: ChangeEvent.self)
+        } catch {
+            return .deadLetter(reason: "undecodable change event: \(error)")
+        }
+        let requests: [SyncRequest]
+        do {
+            let counts = try await self.partitionCounts(for: self.planner.apps(for: change))
+            requests = try await self.planner.plan(change, changeID: event.id) { app in counts[self.topics.requests(cluster: app.cluster)]! }
+        } catch {
+            let reason = "\(change.repository.key) \(change.ref): \(error)"
+            guard context.attempt < self.options.fetchAttempts else {
+                return .deadLetter(reason: "cannot plan after \(context.attempt) attempts: \(reason)")
+            }
+            return .retry(after: min(.seconds(1) * (1 << min(context.attempt - 1, 5)), .seconds(30)), reason: reason)
+        }
+        do {
+            let records = try requests.map { request in
+                let cloudEvent = try CloudEvent(source: self.source, type: SyncRequest.eventType, subject: request.app, payload: request)
+                var record = cloudEvent.kafkaMessage(topic: self.topics.requests(cluster: request.cluster), key: request.app)
+                record.partition = KafkaPartitioner.partition(forKey: request.app, partitionCount: request.partitionCount)
+                return record
+            }
+            self.logger.debug("Change planned", metadata: ["delivery": "\(change.deliveryID)", "requests": "\(records.count)"])
+            return .done(records)
+        } catch {
+            return .deadLetter(reason: "cannot encode sync requests: \(error)")
+        }
+    }
+
+    /// The partition counts of the requests topics these apps go to, read from the cluster every
+    /// `partitionCountRefresh` or when a topic is not known yet; a count that changed is logged,
+    /// since it moves apps between workers.
+    private func partitionCounts(for apps: [AppSettings]) async throws -> [String: Int] {
+        let needed = Set(apps.map { self.topics.requests(cluster: $0.cluster) })
+        let (cached, readAt) = self.counts.withLock { ($0.counts, $0.readAt) }
+        if let readAt, ContinuousClock.now - readAt < self.options.partitionCountRefresh, needed.allSatisfy({ cached[$0] != nil }) {
+            return cached
+        }
+        let fresh = try await self.producer.partitionCounts(timeout: .seconds(10))
+        for topic in needed where fresh[topic] == nil {
+            throw PlannerError(message: "topic \(topic) does not exist; create it (the embedded broker creates the topics of the clusters its configuration names)")
+        }
+        for (topic, count) in fresh where topic.hasPrefix(self.topics.requests) {
+            if let old = cached[topic], old != count {
+                self.logger.warning(
+                    "Partition count changed: apps move between workers",
+                    metadata: ["topic": "\(topic)", "from": "\(old)", "to": "\(count)"]
+                )
+            }
+        }
+        self.counts.withLock { $0 = (fresh, .now) }
+        return fresh
+    }
+}
+
+struct PlannerError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { self.message }
+}
