@@ -54,17 +54,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Events, configuration, topics: what every stage shares. Knows neither Kafka nor git.
         .target(
             name: "TributaryCore",
             dependencies: [
-                "TributaryKafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Tributary's events and settings on the Kafka client: the CloudEvents binary binding, client configuration.
+        .target(
+            name: "TributaryKafkaBinding",
+            dependencies: ["TributaryCore", "TributaryKafka"]
+        ),
         .target(
             name: "TributaryWebhooks",
             dependencies: [
+                "TributaryKafkaBinding",
                 "TributaryCore",
                 "TributaryKafka",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -81,13 +87,19 @@ let package = Package(
             name: "TributaryGit",
             dependencies: [
                 "CLibgit2",
-                "TributaryCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // An app's source as configured: its remote with credentials resolved, its rendered manifests.
+        .target(
+            name: "TributarySource",
+            dependencies: ["TributaryCore", "TributaryGit", "TributaryRender"]
         ),
         .target(
             name: "TributaryPlanner",
             dependencies: [
+                "TributaryKafkaBinding",
+                "TributarySource",
                 "TributaryCore",
                 "TributaryKafka",
                 "TributaryStage",
@@ -99,6 +111,8 @@ let package = Package(
         .target(
             name: "TributarySync",
             dependencies: [
+                "TributaryKafkaBinding",
+                "TributarySource",
                 "TributaryCore",
                 "TributaryKafka",
                 "TributaryStage",
@@ -112,6 +126,7 @@ let package = Package(
         .target(
             name: "TributaryNotify",
             dependencies: [
+                "TributaryKafkaBinding",
                 "TributaryCore",
                 "TributaryKafka",
                 "TributaryStage",
@@ -129,6 +144,8 @@ let package = Package(
         .executableTarget(
             name: "tributary",
             dependencies: [
+                "TributaryKafkaBinding",
+                "TributarySource",
                 "CJemalloc",
                 "TributaryCore",
                 "TributaryKafka",
@@ -171,11 +188,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryCoreTests",
-            dependencies: ["TributaryCore", "TributaryKafka", "TributaryTestSupport"]
+            dependencies: ["TributaryKafkaBinding", "TributaryCore", "TributaryKafka", "TributaryTestSupport"]
         ),
         .testTarget(
             name: "TributaryWebhooksTests",
             dependencies: [
+                "TributaryKafkaBinding",
                 "TributaryWebhooks",
                 "TributaryCore",
                 "TributaryKafka",
@@ -195,6 +213,7 @@ let package = Package(
         .testTarget(
             name: "TributaryNotifyTests",
             dependencies: [
+                "TributaryKafkaBinding",
                 "TributaryNotify",
                 "TributaryCore",
                 "TributaryKafka",
@@ -207,6 +226,8 @@ let package = Package(
         .testTarget(
             name: "TributarySyncTests",
             dependencies: [
+                "TributaryKafkaBinding",
+                "TributarySource",
                 "TributarySync",
                 "TributaryPlanner",
                 "TributaryRender",
@@ -224,7 +245,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryCLITests",
-            dependencies: ["TributaryCore", "TributaryKafka", "TributaryTestSupport"]
+            dependencies: ["TributaryKafkaBinding", "TributaryCore", "TributaryKafka", "TributaryTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

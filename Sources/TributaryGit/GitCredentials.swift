@@ -20,10 +20,14 @@ public enum GitCredentials: Hashable, Sendable, CustomStringConvertible {
 public struct GitRemote: Hashable, Sendable {
     public var url: String
     public var credentials: GitCredentials
+    /// The repository's identity, the same for every spelling of its URL (host and path,
+    /// normalised); names its mirror. Nil: the mirror is named after the URL.
+    public var key: String?
 
-    public init(url: String, credentials: GitCredentials = .none) {
+    public init(url: String, credentials: GitCredentials = .none, key: String? = nil) {
         self.url = url
         self.credentials = credentials
+        self.key = key
     }
 }
 

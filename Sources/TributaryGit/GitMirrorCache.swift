@@ -2,7 +2,6 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
-import TributaryCore
 
 /// Bare mirrors of remote repositories under one directory, fetched incrementally.
 ///
@@ -156,20 +155,16 @@ public final class GitMirrorCache: Sendable {
         self.entry(for: remote).state.withLock { $0.fetchesStarted }
     }
 
-    /// The directory name of a remote's mirror: its repository key, made safe for a file name.
-    static func mirrorName(for url: String) -> String {
-        let key: String
-        if url.hasPrefix("file://") || url.hasPrefix("/") {
-            key = "local" + (url.hasPrefix("file://") ? String(url.dropFirst(7)) : url)
-        } else {
-            key = RepositoryKey(url: url)?.rawValue ?? url
-        }
+    /// The directory name of a remote's mirror: its key (else its URL without credentials), made
+    /// safe for a file name.
+    static func mirrorName(for remote: GitRemote) -> String {
+        let key = remote.key ?? GitRemote.redactingCredentials(remote.url)
         let safe = key.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }
         return String(safe) + ".git"
     }
 
     private func entry(for remote: GitRemote) -> MirrorEntry {
-        let name = Self.mirrorName(for: remote.url)
+        let name = Self.mirrorName(for: remote)
         return self.mirrors.withLock { mirrors in
             if let entry = mirrors[name] { return entry }
             let entry = MirrorEntry(path: self.directory.appendingPathComponent(name).path)

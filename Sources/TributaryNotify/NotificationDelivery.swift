@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryStage
 
 /// Stage two of the notifier: delivers notification events, as the

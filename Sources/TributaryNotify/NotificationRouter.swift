@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryStage
 
 /// Stage one of the notifier: reads sync events as the `tributary-notifier` group, evaluates

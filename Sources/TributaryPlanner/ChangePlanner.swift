@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TributaryCore
 import TributaryGit
+import TributarySource
 
 /// Turns one push into one sync request per app that follows the pushed ref: fetches the
 /// repository once, resolves the ref's head (the commit every worker will render) and diffs it
@@ -18,10 +19,7 @@ public struct ChangePlanner: Sendable {
 
     /// The apps that follow the ref a change pushed to, in configuration order, whatever their cluster.
     public func apps(for change: ChangeEvent) -> [AppSettings] {
-        self.configuration.apps.filter { app in
-            (RepositoryKey(url: app.source.repoURL)?.rawValue ?? app.source.repoURL) == change.repository.key
-                && Self.follows(app.source.targetRevision, ref: change.ref)
-        }
+        self.configuration.apps(following: change)
     }
 
     /// The requests for `change`, one per app that follows its ref (none when no app does).
@@ -73,13 +71,5 @@ public struct ChangePlanner: Sendable {
               (try? await self.mirrors.isAncestor(before, of: head, in: remote)) == true
         else { return nil }
         return try? await self.mirrors.changes(from: before, to: head, in: remote)
-    }
-
-    /// Whether an app tracking `targetRevision` follows pushes to `ref`.
-    public static func follows(_ targetRevision: String, ref: String) -> Bool {
-        if targetRevision == "HEAD" { return ref.hasPrefix("refs/heads/") }  // the default branch; checked after fetching
-        if isCommitID(targetRevision) { return false }  // pinned
-        if targetRevision.hasPrefix("refs/") { return targetRevision == ref }
-        return ref == "refs/heads/\(targetRevision)" || ref == "refs/tags/\(targetRevision)"
     }
 }

@@ -5,6 +5,7 @@ import Synchronization
 import TributaryCore
 import TributaryGit
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryStage
 
 /// The planner stage: reads change events as the `tributary-planners` group and publishes one

@@ -121,7 +121,8 @@ public enum ManifestRenderer {
         var documents: [Node] = []
         do {
             // Parser.nextRoot rather than compose_all: iterating compose_all's sequence drops errors.
-            let parser = try Parser(yaml: text)
+            // An explicit encoding: the default reads the process environment on every parse.
+            let parser = try Parser(yaml: text, encoding: .utf8)
             while let document = try parser.nextRoot() { documents.append(document) }
         } catch let error as YamlError {
             throw RenderError(yamlError: error, file: file.path)

@@ -306,6 +306,7 @@ public final class ConsumerStage: Service, Sendable {
     private func commitLoop(_ consumer: KafkaConsumer) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: self.options.commitInterval)
+            defer { self.metrics.recordCommitRound() }
             guard self.state.withLock({ state in defer { state.offsetsStored = false }; return state.offsetsStored }) else { continue }
             do {
                 try await consumer.commit()

@@ -12,6 +12,7 @@ public final class ConsumerStageMetrics: Sendable {
 
     public let stage: String
     private let counts = Mutex<[Outcome: Int]>([:])
+    private let commitRounds = Atomic<Int>(0)
 
     init(stage: String) {
         self.stage = stage
@@ -25,7 +26,13 @@ public final class ConsumerStageMetrics: Sendable {
         self.counts.withLock { $0[outcome] ?? 0 }
     }
 
-    /// `tributary_stage_messages_total{stage,outcome}`, plus the partitions held by a dead letter.
+    /// A pass of the commit loop ended (whether or not it had anything new to commit).
+    func recordCommitRound() {
+        self.commitRounds.add(1, ordering: .relaxed)
+    }
+
+    /// `tributary_stage_messages_total{stage,outcome}`, the partitions held by a dead letter, and
+    /// the commit loop's passes (a position that stays put across passes is held by a message).
     public func render(stalledPartitions: Int) -> String {
         let counts = self.counts.withLock { $0 }
         var text = "# TYPE tributary_stage_messages_total counter\n"
@@ -34,6 +41,8 @@ public final class ConsumerStageMetrics: Sendable {
         }
         text += "# TYPE tributary_stage_stalled_partitions gauge\n"
         text += "tributary_stage_stalled_partitions{stage=\"\(self.stage)\"} \(stalledPartitions)\n"
+        text += "# TYPE tributary_stage_commit_rounds_total counter\n"
+        text += "tributary_stage_commit_rounds_total{stage=\"\(self.stage)\"} \(self.commitRounds.load(ordering: .relaxed))\n"
         return text
     }
 }

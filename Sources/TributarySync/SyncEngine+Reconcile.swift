@@ -2,26 +2,22 @@ import Foundation
 import TributaryCore
 import TributaryGit
 import TributaryRender
+import TributarySource
 
 extension SyncEngine {
-    /// Called with the app's lock held.
+    /// Called with the app's lock held. Runs the steps `ReconcileDecision` names until it is done.
     func reconcile(_ app: AppSettings, trigger: Trigger, healing drift: DriftReport? = nil) async -> SyncEvent? {
         let startedAt = Date()
         let clock = ContinuousClock()
         let target = self.targets[app.name]!
         var timings = SyncEvent.Timings()
         let previous = self.state(of: app.name)
-        let attempt: Int
+        let attempt = ReconcileDecision.attempt(trigger: trigger, healing: drift != nil, failures: previous?.failures ?? 0)
         var cause: AppState.Cause?
         switch trigger {
-        case .request(let request, _):
-            attempt = 1
-            cause = .init(changeID: request.changeID, deliveryID: request.deliveryID, receivedAt: request.receivedAt)
-        case .retry:
-            attempt = (previous?.failures ?? 0) + 1
-            cause = previous?.retryCause
-        case .interval:
-            attempt = drift == nil && previous?.failures ?? 0 > 0 ? (previous?.failures ?? 0) + 1 : 1
+        case .request(let request, _): cause = .init(changeID: request.changeID, deliveryID: request.deliveryID, receivedAt: request.receivedAt)
+        case .retry: cause = previous?.retryCause
+        case .interval: break
         }
         var event = SyncEvent(
             app: app.name,
@@ -40,6 +36,7 @@ extension SyncEngine {
             finishedAt: startedAt
         )
         event.cluster = app.cluster
+        if case .request(let request, _) = trigger { event.revision = request.revision }
         func finish(_ phase: SyncEvent.Phase, message: String? = nil) -> SyncEvent {
             event.phase = phase
             event.message = message
@@ -49,7 +46,20 @@ extension SyncEngine {
             return event
         }
 
-        var head = ""
+        var facts = ReconcileDecision.Facts(
+            trigger: trigger,
+            healing: drift != nil,
+            automated: app.syncPolicy.automated != nil,
+            path: app.source.path,
+            targetRevision: app.source.targetRevision,
+            evaluated: previous?.evaluated,
+            failedRevision: previous?.failedRevision,
+            retryPending: previous?.retryAt != nil,
+            usesKustomization: previous?.usesKustomization,
+            loaded: previous?.loaded == true,
+            synced: previous?.loaded == true ? previous?.synced : nil
+        )
+        event.previousRevision = facts.synced
         do {
             try self.checkProject(app, target: target)
             let remote: GitRemote
@@ -58,123 +68,72 @@ extension SyncEngine {
             } catch let error as GitError {
                 throw SyncError(code: .source, message: error.message)
             }
-            if case .request(let request, _) = trigger {
-                event.revision = request.revision
-                if request.deleted {
-                    return finish(.skipped, message: "\(request.ref) was deleted; the target keeps its last state")
-                }
-                if app.syncPolicy.automated == nil {
-                    return finish(.skipped, message: "automated sync is off for this app")
-                }
-            }
-            var synced = previous?.loaded == true ? previous?.synced : nil
-            if previous?.loaded != true {
-                synced = try await target.inventory()?.revision
-                self.updateState(of: app.name) {
-                    $0.synced = synced
-                    $0.loaded = true
-                }
-            }
-            event.previousRevision = synced
-
-            if case .request(let request, _) = trigger, let done = [synced, previous?.evaluated].compactMap({ $0 }).first(where: { $0 == request.revision }) {
-                self.clearFailure(of: app)
-                return finish(.coalesced, message: "already reconciled at \(done.prefix(12))")
-            }
-            if case .request(let request, _) = trigger, !request.touchesPath, previous?.usesKustomization == false,
-               [synced, previous?.evaluated].contains(request.before) {
-                // The planner's diff of the push does not reach the app, which was up to date before it: no git needed.
-                self.updateState(of: app.name) { $0.evaluated = request.revision }
-                self.clearFailure(of: app)
-                return finish(.skipped, message: "no change under \(app.source.path.isEmpty ? "the repository root" : app.source.path) between \(request.before.prefix(12)) and \(request.revision.prefix(12))")
-            }
-
-            // Fetch: the requested commit, or for the interval the ref's head.
-            let fetchStarted = clock.now
-            let announced: String? = if case .request(let request, _) = trigger { request.revision } else { nil }
-            do {
-                if drift != nil, let synced {
-                    head = synced  // healing restores what was synced, whatever the ref says now
-                } else if case .request(let request, _) = trigger {
-                    // Every worker renders the commit the planner resolved, whatever the ref says now.
-                    head = request.revision
-                    if !(try await self.mirrors.contains(commit: head, in: remote)) {
-                        _ = try await self.mirrors.fetchHead(of: request.ref, in: remote, mustContain: head)
+            while true {
+                switch ReconcileDecision.next(facts) {
+                case .readTarget:
+                    let synced = try await target.inventory()?.revision
+                    self.updateState(of: app.name) {
+                        $0.synced = synced
+                        $0.loaded = true
                     }
-                } else if isCommitID(app.source.targetRevision) {
-                    head = app.source.targetRevision.lowercased()
-                    if !(try await self.mirrors.contains(commit: head, in: remote)) { try await self.mirrors.fetch(remote) }
-                } else {
-                    head = try await self.mirrors.fetchHead(of: app.source.targetRevision, in: remote, mustContain: announced)
-                }
-            } catch let error as GitError {
-                throw SyncError(code: .source, message: error.message)
-            }
-            timings.fetchMilliseconds = Self.milliseconds(clock.now - fetchStarted)
-            event.revision = head
-
-            if drift == nil {
-                if let announced {
-                    let covered = [synced, previous?.evaluated].compactMap { $0 }
-                    for revision in covered where try await self.contains(revision, announced, remote) {
-                        self.clearFailure(of: app)
-                        return finish(.coalesced, message: "already reconciled at \(revision.prefix(12)), which includes \(announced.prefix(12))")
+                    facts.loaded = true
+                    facts.synced = synced
+                    event.previousRevision = synced
+                case .fetch(let fetch):
+                    let fetchStarted = clock.now
+                    let head = try await self.resolve(fetch, in: remote)
+                    timings.fetchMilliseconds = Self.milliseconds(clock.now - fetchStarted)
+                    facts.head = head
+                    event.revision = head
+                case .checkCoverage(let candidates, let announced):
+                    facts.coverage = .uncovered
+                    for candidate in candidates where try await self.contains(candidate, announced, remote) {
+                        facts.coverage = .by(candidate)
+                        break
                     }
-                }
-                if case .interval = trigger {
-                    // Nothing new, or a revision that already failed and exhausted its retries.
-                    if head == synced || head == previous?.evaluated {
-                        self.clearFailure(of: app)
-                        return nil
+                case .diff(let old, let new):
+                    do {
+                        facts.changes = .known(try await self.changes(from: old, to: new, in: remote))
+                    } catch {
+                        facts.changes = .unknown  // the old revision is gone (force-push): render to be sure
                     }
-                    if head == previous?.failedRevision, previous?.retryAt == nil { return nil }
-                    if app.syncPolicy.automated == nil { return nil }
-                }
-                if let synced, !(try await self.touches(app, from: synced, to: head, remote: remote)) {
-                    self.updateState(of: app.name) { $0.evaluated = head }
-                    self.clearFailure(of: app)
-                    if case .request = trigger {
-                        return finish(.skipped, message: "no change under \(app.source.path.isEmpty ? "the repository root" : app.source.path) between \(synced.prefix(12)) and \(head.prefix(12))")
+                case .finish(let outcome):
+                    self.updateState(of: app.name) { state in
+                        if let evaluated = outcome.evaluated { state.evaluated = evaluated }
+                        if outcome.clearsFailure { state.clearFailure() }
                     }
-                    return nil
+                    return outcome.phase.map { finish($0, message: outcome.message) }
+                case .apply(let head):
+                    let renderStarted = clock.now
+                    let manifests = try await self.render(app, at: head, remote: remote)
+                    timings.renderMilliseconds = Self.milliseconds(clock.now - renderStarted)
+                    let applyStarted = clock.now
+                    let context = ApplyContext(
+                        app: app.name,
+                        repoURL: app.source.repoURL,
+                        ref: app.source.targetRevision,
+                        revision: head,
+                        deliveryID: cause?.deliveryID,
+                        prune: app.syncPolicy.automated?.prune ?? false
+                    )
+                    event.resources = try await target.apply(ResourceLayout.resources(for: manifests), context: context)
+                    timings.applyMilliseconds = Self.milliseconds(clock.now - applyStarted)
+                    self.updateState(of: app.name) {
+                        $0.synced = head
+                        $0.evaluated = head
+                        $0.clearFailure()
+                        $0.reportedDrift = nil
+                    }
+                    return finish(drift != nil ? .healed : .succeeded, message: drift.map { "restored \($0.summary)" })
                 }
             }
-
-            // Render.
-            let renderStarted = clock.now
-            let manifests = try await self.render(app, at: head, remote: remote)
-            timings.renderMilliseconds = Self.milliseconds(clock.now - renderStarted)
-
-            // Apply.
-            let applyStarted = clock.now
-            let context = ApplyContext(
-                app: app.name,
-                repoURL: app.source.repoURL,
-                ref: app.source.targetRevision,
-                revision: head,
-                deliveryID: cause?.deliveryID,
-                prune: app.syncPolicy.automated?.prune ?? false
-            )
-            event.resources = try await target.apply(ResourceLayout.resources(for: manifests), context: context)
-            timings.applyMilliseconds = Self.milliseconds(clock.now - applyStarted)
-            self.updateState(of: app.name) {
-                $0.synced = head
-                $0.evaluated = head
-                $0.failures = 0
-                $0.failedRevision = nil
-                $0.retryAt = nil
-                $0.retryCause = nil
-                $0.reportedDrift = nil
-            }
-            return finish(drift != nil ? .healed : .succeeded, message: drift.map { "restored \($0.summary)" })
         } catch {
             let failure = Self.syncError(error)
             event.error = failure.sourceError
-            let retry = app.syncPolicy.retry
-            let retryAt: ContinuousClock.Instant? = failure.code != .refused && attempt <= retry.limit ? .now + Self.backoff(retry, attempt: attempt) : nil
+            let retryAt = ReconcileDecision.retryDelay(after: failure.code, attempt: attempt, policy: app.syncPolicy.retry).map { ContinuousClock.now + $0 }
             self.updateState(of: app.name) {
                 $0.failures = attempt
-                $0.failedRevision = head.isEmpty ? nil : head
+                $0.failedRevision = facts.head
                 $0.retryAt = retryAt
                 $0.retryCause = cause
             }
@@ -183,6 +142,29 @@ extension SyncEngine {
                 metadata: ["app": "\(app.name)", "attempt": "\(attempt)", "error": "\(failure.message)", "retry": "\(retryAt == nil ? "no" : "yes")"]
             )
             return finish(.failed, message: failure.message)
+        }
+    }
+
+    /// The source revision a fetch step names.
+    private func resolve(_ fetch: ReconcileDecision.Fetch, in remote: GitRemote) async throws -> String {
+        do {
+            switch fetch {
+            case .synced(let revision):
+                return revision
+            case .commit(let commit, let ref):
+                // Every worker renders the commit the planner resolved, whatever the ref says now.
+                if !(try await self.mirrors.contains(commit: commit, in: remote)) {
+                    _ = try await self.mirrors.fetchHead(of: ref, in: remote, mustContain: commit)
+                }
+                return commit
+            case .pinned(let commit):
+                if !(try await self.mirrors.contains(commit: commit, in: remote)) { try await self.mirrors.fetch(remote) }
+                return commit
+            case .head(let ref):
+                return try await self.mirrors.fetchHead(of: ref, in: remote, mustContain: nil)
+            }
+        } catch let error as GitError {
+            throw SyncError(code: .source, message: error.message)
         }
     }
 
@@ -217,16 +199,6 @@ extension SyncEngine {
         event.cluster = app.cluster
         self.metrics.recordSync(event)
         return event
-    }
-
-    /// Nothing was left to apply: an earlier failure no longer stands (and must not keep drift checks off).
-    private func clearFailure(of app: AppSettings) {
-        self.updateState(of: app.name) { state in
-            state.failures = 0
-            state.failedRevision = nil
-            state.retryAt = nil
-            state.retryCause = nil
-        }
     }
 
     /// Marks due work as started: the interval timer moves forward, a retry is consumed (a failure
@@ -265,20 +237,6 @@ extension SyncEngine {
         }
     }
 
-    /// Whether the diff between two revisions touches the app. Apps rendered with a kustomization
-    /// may read outside their path (`resources: [../base]`), so any change touches them.
-    private func touches(_ app: AppSettings, from old: String, to new: String, remote: GitRemote) async throws -> Bool {
-        if old == new { return false }
-        let changes: [GitChange]
-        do {
-            changes = try await self.changes(from: old, to: new, in: remote)
-        } catch {
-            return true  // the old revision is gone (force-push): render to be sure
-        }
-        if self.state(of: app.name)?.usesKustomization ?? true { return !changes.isEmpty }
-        return changes.touch(directory: app.source.path)
-    }
-
     /// The tree diff between two commits, computed once for all the apps of a monorepo push.
     private func changes(from old: String, to new: String, in remote: GitRemote) async throws -> [GitChange] {
         let key = "\(remote.url) \(old) \(new)"
@@ -309,12 +267,6 @@ extension SyncEngine {
         case let error as GitError: SyncError(code: .source, message: error.message)
         default: SyncError(code: .target, message: "\(error)")
         }
-    }
-
-    /// Argo CD's backoff: `duration × factor^(attempt-1)`, at most `maxDuration`.
-    static func backoff(_ retry: AppSettings.SyncPolicy.Retry, attempt: Int) -> Duration {
-        let seconds = retry.duration.seconds * pow(retry.factor, Double(max(attempt - 1, 0)))
-        return .milliseconds(Int64(min(seconds, retry.maxDuration.seconds) * 1000))
     }
 
     static func triggerName(_ trigger: Trigger, healing: Bool) -> String {

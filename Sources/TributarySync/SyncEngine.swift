@@ -4,6 +4,8 @@ import Synchronization
 import TributaryCore
 import TributaryGit
 import TributaryRender
+import TributarySource
+import TributarySource
 import TributaryStage
 
 /// Reconciles apps: fetch the source, decide whether the app is touched, render, apply to the
@@ -98,6 +100,19 @@ public final class SyncEngine: Sendable {
         }
     }
 
+    /// Fetches the repository of a pushed change when an app of `cluster` follows its ref, so the
+    /// sync request the planner makes of it finds the commit in the mirror. Failures are only
+    /// logged: the request's own fetch tries again.
+    public func prefetch(_ change: ChangeEvent, cluster: String?) async {
+        guard !change.deleted, let app = self.configuration.apps(following: change).first(where: { $0.cluster == cluster }) else { return }
+        do {
+            let remote = try GitRemote(url: app.source.repoURL, repository: self.configuration.repository(for: app.source.repoURL))
+            _ = try await self.mirrors.fetchHead(of: change.ref, in: remote, mustContain: change.after)
+        } catch {
+            self.logger.debug("Prefetch failed", metadata: ["repository": "\(change.repository.key)", "error": "\(Self.syncError(error).message)"])
+        }
+    }
+
     /// The interval's second half: compare the target with its inventory; heal or report.
     public func checkDrift(_ app: AppSettings) async -> SyncEvent? {
         await self.locks.withLock(app.name) {
@@ -146,6 +161,14 @@ struct AppState: Sendable {
 
     init(nextInterval: ContinuousClock.Instant) {
         self.nextInterval = nextInterval
+    }
+
+    /// Nothing is left to retry: an earlier failure no longer stands (and must not keep drift checks off).
+    mutating func clearFailure() {
+        self.failures = 0
+        self.failedRevision = nil
+        self.retryAt = nil
+        self.retryCause = nil
     }
 
     struct Cause: Sendable {

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import Synchronization
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryStage
 
 /// A member of a sync worker group: `tributary-workers` on `<prefix>.requests`, or, for a
@@ -72,6 +73,12 @@ public final class SyncWorker: Service, Sendable {
         )
     }
 
+    /// The service that fetches a push's repository as soon as the push is announced, while the
+    /// planner plans it: run it beside the stage to save a git round trip per push.
+    public func makePrefetcher(kafka: KafkaConfiguration) -> ChangePrefetcher {
+        ChangePrefetcher(topics: self.topics, engine: self.engine, cluster: self.options.cluster, kafka: kafka, logger: self.logger)
+    }
+
     /// Not ready while a request for an app this worker's configuration lacks is held.
     public var readiness: (ready: Bool, reason: String)? {
         let waiting = self.unknownApps.withLock { $0 }
@@ -100,7 +107,15 @@ public final class SyncWorker: Service, Sendable {
                         var events: [SyncEvent] = []
                         if let event = await self.engine.sync(app, trigger: trigger) { events.append(event) }
                         if case .interval = trigger, let event = await self.engine.checkDrift(app) { events.append(event) }
-                        await self.publishUntilAcknowledged(events)
+                        var records: [KafkaProducerMessage] = []
+                        for event in events {
+                            do {
+                                records.append(try self.message(for: event))
+                            } catch {
+                                self.logger.error("Cannot encode the sync event", metadata: ["app": "\(event.app)", "error": "\(error)"])
+                            }
+                        }
+                        await self.producer.deliverUntilAcknowledged(records, logger: self.logger)
                     }
                 }
             }
@@ -169,29 +184,6 @@ public final class SyncWorker: Service, Sendable {
             payload: event
         )
         return cloudEvent.kafkaMessage(topic: self.topics.sync, key: event.app)
-    }
-
-    /// Publishes the interval's events, retrying while the broker is away (up to 10 s into a stop).
-    private func publishUntilAcknowledged(_ events: [SyncEvent]) async {
-        var delay: Duration = .milliseconds(200)
-        var stopSeen: ContinuousClock.Instant?
-        for event in events {
-            while true {
-                do {
-                    _ = try await self.producer.deliver(try self.message(for: event))
-                    break
-                } catch {
-                    self.logger.warning("Sync event not acknowledged", metadata: ["app": "\(event.app)", "error": "\(error)"])
-                    if Task.isShuttingDownGracefully {
-                        let seen = stopSeen ?? .now
-                        stopSeen = seen
-                        if ContinuousClock.now - seen > .seconds(10) { return }
-                    }
-                    try? await Task.sleep(for: delay)
-                    delay = min(delay * 2, .seconds(5))
-                }
-            }
-        }
     }
 
     // MARK: Ownership

@@ -3,6 +3,7 @@ import HTTPTypes
 import Logging
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 
 /// Turns one webhook request into a response, publishing its change events to Kafka first.
 ///

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryWebhooks
 
 /// `tributary listen`: the webhook listener.

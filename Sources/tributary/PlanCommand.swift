@@ -5,6 +5,7 @@ import ServiceLifecycle
 import TributaryCore
 import TributaryGit
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryPlanner
 import TributaryStage
 

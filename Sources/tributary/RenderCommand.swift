@@ -4,6 +4,7 @@ import Logging
 import TributaryCore
 import TributaryGit
 import TributaryRender
+import TributarySource
 import TributarySync
 
 /// `tributary render`: the manifests of an app at a revision, exactly as a worker would apply them.

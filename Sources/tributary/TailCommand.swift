@@ -3,18 +3,19 @@ import Foundation
 import Logging
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 
 /// `tributary tail`: prints the events of a Tributary topic as JSON lines.
 struct TailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tail",
         abstract: "Print the CloudEvents of a topic as JSON lines (one per record).",
-        discussion: "TOPIC is changes, sync, notifications, dlq or a full topic name. Reads from the beginning and commits nothing."
+        discussion: "TOPIC is changes, requests, requests.CLUSTER, sync, notifications, dlq or a full topic name. Reads from the beginning and commits nothing."
     )
 
     @OptionGroup var options: CommonOptions
 
-    @Argument(help: "changes, sync, notifications, dlq, or a full topic name.")
+    @Argument(help: "changes, requests, requests.CLUSTER, sync, notifications, dlq, or a full topic name.")
     var topic: String = "sync"
 
     @Option(name: .long, help: "Exit after this many records.")
@@ -33,6 +34,8 @@ struct TailCommand: AsyncParsableCommand {
         let topicName =
             switch self.topic {
             case "changes": topics.changes
+            case "requests": topics.requests
+            case let name where name.hasPrefix("requests."): topics.requests(cluster: String(name.dropFirst("requests.".count)))
             case "sync": topics.sync
             case "notifications": topics.notifications
             case "dlq": topics.deadLetters
@@ -76,17 +79,25 @@ struct TailCommand: AsyncParsableCommand {
             "offset": Int(message.offset.rawValue),
         ]
         object["key"] = message.keyString
+        var rawData: [UInt8]?
         if let event = try? CloudEvent(kafkaMessage: message) {
             object["id"] = event.id
             object["type"] = event.type
             object["source"] = event.source
             object["subject"] = event.subject
             object["time"] = RFC3339.format(event.time)
-            object["data"] = (try? JSONSerialization.jsonObject(with: Data(event.data))) ?? String(decoding: event.data, as: UTF8.self)
+            if !event.data.contains(UInt8(ascii: "\n")), (try? JSONSerialization.jsonObject(with: Data(event.data), options: .fragmentsAllowed)) != nil {
+                // Valid one-line JSON is printed as sent: re-serializing it cost most of tail's time.
+                rawData = event.data
+            } else {
+                object["data"] = String(decoding: event.data, as: UTF8.self)
+            }
         } else {
             object["value"] = message.value.map { String(decoding: $0, as: UTF8.self) }
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        let envelope = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        guard let rawData else { return String(decoding: envelope, as: UTF8.self) }
+        // "data" sorts before every other key of the envelope.
+        return "{\"data\":" + String(decoding: rawData, as: UTF8.self) + "," + String(decoding: envelope.dropFirst(), as: UTF8.self)
     }
 }

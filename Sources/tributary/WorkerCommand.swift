@@ -5,6 +5,7 @@ import ServiceLifecycle
 import TributaryCore
 import TributaryGit
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryStage
 import TributarySync
 
@@ -50,7 +51,7 @@ struct WorkerOptions: ParsableArguments {
     var unknownAppTimeout: Int = 300
 }
 
-/// The worker's services, in start order: producer, request stage and worker, then the optional HTTP endpoint.
+/// The worker's services, in start order: producer, request stage, worker and prefetcher, then the optional HTTP endpoint.
 enum WorkerServices {
     static func make(
         configuration: TributaryConfiguration, options: WorkerOptions, cluster: String?, bootstrapServers: String, logger: Logger
@@ -69,7 +70,9 @@ enum WorkerServices {
         let worker = SyncWorker(topics: configuration.kafka.topics, engine: engine, producer: producer, options: workerOptions, logger: logger)
         let stage = worker.makeStage(kafka: kafka)
         logger.info("Worker configured", metadata: ["cluster": "\(cluster ?? "(default)")", "apps": "\(own.apps.count)", "topic": "\(worker.requestsTopic)"])
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: stage), .init(service: worker)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: producer), .init(service: stage), .init(service: worker), .init(service: worker.makePrefetcher(kafka: kafka)),
+        ]
         if let address = options.httpAddress {
             let metrics = engine.metrics
             let endpoint = try StatusEndpoint.make(

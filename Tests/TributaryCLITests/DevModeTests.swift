@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryTestSupport
 
 /// `tributary dev` end to end: a commit pushed to a served repository and a signed webhook end in

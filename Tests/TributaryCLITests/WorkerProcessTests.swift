@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryTestSupport
 
 /// Worker processes against a `tributary broker` process: scale-out, a killed worker, SIGTERM.
@@ -143,6 +144,13 @@ final class WorkerProcessTests {
     func partitions(port: Int) -> [Int]? {
         guard let text = try? run(["curl", "-sf", "http://127.0.0.1:\(port)/readyz"]), text.hasPrefix("ready: partitions") else { return nil }
         return text.dropFirst("ready: partitions".count).split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// How many passes a process's stage commit loop has made (`tributary_stage_commit_rounds_total`).
+    func commitRounds(port: Int, stage: String) -> Int? {
+        guard let text = try? run(["curl", "-sf", "http://127.0.0.1:\(port)/metrics"]) else { return nil }
+        let prefix = "tributary_stage_commit_rounds_total{stage=\"\(stage)\"} "
+        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
     }
 
     func publish(_ producer: KafkaProducer, repository: String, before: String = String(repeating: "0", count: 40), after: String, delivery: String) async throws -> KafkaDeliveryReport {
@@ -338,8 +346,9 @@ final class WorkerProcessTests {
         }
         #expect(reason.contains("does not have"))
         let partition = Int(KafkaPartitioner.partition(forKey: "newcomer", partitionCount: 6).rawValue)
-        // Held: nothing committed past the request (the stage commits every second).
-        try await Task.sleep(for: .seconds(2))
+        // Held: two commit passes later (so one began after the hold), nothing is committed past the request.
+        let rounds = try #require(self.commitRounds(port: worker.port, stage: "worker"))
+        try await self.waitWithLogs("two more commit passes") { (self.commitRounds(port: worker.port, stage: "worker") ?? 0) >= rounds + 2 }
         #expect(try await self.committed(group: "tributary-workers", topic: "tributary.requests", partition: partition) <= 0)
         // After the bounded wait it is dead-lettered, committed, and the worker is ready again.
         try await self.waitWithLogs("the request dead-lettered and committed", timeout: .seconds(30)) {

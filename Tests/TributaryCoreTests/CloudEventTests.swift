@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryTestSupport
 
 @Suite("CloudEvents binary mode")

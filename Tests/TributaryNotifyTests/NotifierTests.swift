@@ -5,6 +5,7 @@ import ServiceLifecycle
 import Testing
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryTestSupport
 @testable import TributaryNotify
 

@@ -4,6 +4,7 @@ import NIOCore
 import Testing
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryTestSupport
 import TributaryWebhooks
 

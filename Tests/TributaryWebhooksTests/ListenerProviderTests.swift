@@ -3,6 +3,7 @@ import HTTPTypes
 import Testing
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 import TributaryTestSupport
 import TributaryWebhooks
 

@@ -1,7 +1,5 @@
 import Foundation
 
-import TributaryKafka
-
 /// The `kafka` section: which cluster, topic names, client properties.
 public struct KafkaSettings: Sendable {
     /// `brokers`: `embedded` (an in-process mock cluster) or `host:port[,host:port]`. Default `embedded`.
@@ -54,13 +52,6 @@ public struct KafkaSettings: Sendable {
             case .secret(let reference): return try reference.resolve()
             }
         }
-    }
-
-    /// Client settings for a cluster at `bootstrapServers` with this section's properties.
-    public func clientConfiguration(bootstrapServers: String) throws -> KafkaConfiguration {
-        var configuration = KafkaConfiguration(bootstrapServers: bootstrapServers)
-        configuration.properties = try self.resolvedProperties()
-        return configuration
     }
 
     init(node: ConfigurationNode) throws {

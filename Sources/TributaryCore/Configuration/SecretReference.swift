@@ -19,13 +19,16 @@ public enum SecretReference: Hashable, Sendable, CustomStringConvertible {
 
     /// The secret.
     ///
+    /// - Parameter environment: the variables to read; nil reads the process's own (one `getenv`,
+    ///   not a copy of the whole environment: this runs once per sync).
     /// - Throws: `SecretError` naming the variable or file, never the value.
-    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+    public func resolve(environment: [String: String]? = nil) throws -> String {
         switch self {
         case .value(let value):
             return value
         case .environment(let name):
-            guard let value = environment[name], !value.isEmpty else {
+            let value = environment.map { $0[name] } ?? getenv(name).map { String(cString: $0) }
+            guard let value, !value.isEmpty else {
                 throw SecretError(message: "environment variable \(name) is not set")
             }
             return value

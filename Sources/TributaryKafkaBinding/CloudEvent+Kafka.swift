@@ -1,4 +1,5 @@
 import Foundation
+import TributaryCore
 import TributaryKafka
 
 extension CloudEvent {
