@@ -16,19 +16,21 @@ import TributaryKafkaBinding
 public final class ChangePrefetcher: Service, Sendable {
     private let topics: TributaryTopics
     private let engine: SyncEngine
-    private let cluster: String?
     private let kafka: KafkaConfiguration
     private let logger: Logger
+    private let owns: @Sendable (AppSettings) -> Bool
     /// Prefetches per repository: one running and one waiting are enough, since a fetch brings
     /// every push before it.
     private let pending = Mutex<[String: Int]>([:])
 
-    public init(topics: TributaryTopics, engine: SyncEngine, cluster: String?, kafka: KafkaConfiguration, logger: Logger) {
+    /// - Parameters:
+    ///   - owns: whether an app's requests come to this worker; only their repositories are fetched.
+    public init(topics: TributaryTopics, engine: SyncEngine, kafka: KafkaConfiguration, logger: Logger, owns: @escaping @Sendable (AppSettings) -> Bool) {
         self.topics = topics
         self.engine = engine
-        self.cluster = cluster
         self.kafka = kafka
         self.logger = logger
+        self.owns = owns
     }
 
     public func run() async throws {
@@ -51,7 +53,7 @@ public final class ChangePrefetcher: Service, Sendable {
                     }) else { continue }
                     tasks.addTask {
                         defer { self.pending.withLock { $0[key, default: 1] -= 1 } }
-                        await self.engine.prefetch(change, cluster: self.cluster)
+                        await self.engine.prefetch(change, for: self.owns)
                     }
                 }
             } catch {

@@ -98,9 +98,11 @@ extension SyncEngine {
                         facts.changes = .unknown  // the old revision is gone (force-push): render to be sure
                     }
                 case .finish(let outcome):
-                    self.updateState(of: app.name) { state in
-                        if let evaluated = outcome.evaluated { state.evaluated = evaluated }
-                        if outcome.clearsFailure { state.clearFailure() }
+                    if outcome.evaluated != nil || outcome.clearsFailure {
+                        self.updateState(of: app.name) { state in
+                            if let evaluated = outcome.evaluated { state.evaluated = evaluated }
+                            if outcome.clearsFailure { state.clearFailure() }
+                        }
                     }
                     return outcome.phase.map { finish($0, message: outcome.message) }
                 case .apply(let head):

@@ -100,11 +100,11 @@ public final class SyncEngine: Sendable {
         }
     }
 
-    /// Fetches the repository of a pushed change when an app of `cluster` follows its ref, so the
-    /// sync request the planner makes of it finds the commit in the mirror. Failures are only
-    /// logged: the request's own fetch tries again.
-    public func prefetch(_ change: ChangeEvent, cluster: String?) async {
-        guard !change.deleted, let app = self.configuration.apps(following: change).first(where: { $0.cluster == cluster }) else { return }
+    /// Fetches the repository of a pushed change when one of `apps` follows its ref, so the sync
+    /// request the planner makes of it finds the commit in the mirror. Failures are only logged:
+    /// the request's own fetch tries again.
+    public func prefetch(_ change: ChangeEvent, for apps: (AppSettings) -> Bool) async {
+        guard !change.deleted, let app = self.configuration.apps(following: change).first(where: apps) else { return }
         do {
             let remote = try GitRemote(url: app.source.repoURL, repository: self.configuration.repository(for: app.source.repoURL))
             _ = try await self.mirrors.fetchHead(of: change.ref, in: remote, mustContain: change.after)

@@ -74,9 +74,11 @@ public final class SyncWorker: Service, Sendable {
     }
 
     /// The service that fetches a push's repository as soon as the push is announced, while the
-    /// planner plans it: run it beside the stage to save a git round trip per push.
+    /// planner plans it, when an app this worker owns follows the pushed ref (so a git server sees
+    /// no fetch the requests would not cause anyway): run it beside the stage to save a git round
+    /// trip per push.
     public func makePrefetcher(kafka: KafkaConfiguration) -> ChangePrefetcher {
-        ChangePrefetcher(topics: self.topics, engine: self.engine, cluster: self.options.cluster, kafka: kafka, logger: self.logger)
+        ChangePrefetcher(topics: self.topics, engine: self.engine, kafka: kafka, logger: self.logger, owns: { self.owns($0) })
     }
 
     /// Not ready while a request for an app this worker's configuration lacks is held.
@@ -205,10 +207,13 @@ public final class SyncWorker: Service, Sendable {
     /// Apps whose name hashes to a partition assigned to this worker: the partition their
     /// requests arrive on.
     func ownedApps() -> [AppSettings] {
-        guard let count = self.partitionCount.withLock({ $0 }), count > 0 else { return [] }
-        let assigned = self.assigned.withLock { $0 ?? [] }
-        return self.engine.configuration.apps.filter { app in
-            app.cluster == self.options.cluster && assigned.contains(KafkaPartitioner.partition(forKey: app.name, partitionCount: count))
-        }
+        self.engine.configuration.apps.filter(self.owns)
+    }
+
+    /// Whether `app` is this worker's: of its cluster, and hashed to one of its partitions.
+    func owns(_ app: AppSettings) -> Bool {
+        guard app.cluster == self.options.cluster, let count = self.partitionCount.withLock({ $0 }), count > 0 else { return false }
+        let partition = KafkaPartitioner.partition(forKey: app.name, partitionCount: count)
+        return self.assigned.withLock { $0?.contains(partition) ?? false }
     }
 }

@@ -225,17 +225,25 @@ struct SyncWorkerTests {
         }
     }
 
-    @Test func aWorkerFetchesAPushedRepositoryBeforeItsRequestArrives() async throws {
+    @Test func aWorkerFetchesAPushedRepositoryOfAnAppItOwnsBeforeItsRequestArrives() async throws {
         try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
-        var configuration = try self.fixture.configuration(apps: [self.fixture.app("shop")])
+        var configuration = try self.fixture.configuration(apps: [self.fixture.app("shop").replacingOccurrences(of: "interval: 1s", with: "interval: 1h")])
         configuration.kafka.topicPrefix = self.topics.prefix
         let engine = try self.fixture.engine(configuration)
         let producer = try self.cluster.makeProducer()
-        let worker = SyncWorker(topics: self.topics, engine: engine, producer: producer, logger: self.fixture.logger)
+        var options = SyncWorker.Options()
+        options.groupID = TestCluster.uniqueGroup("workers")
+        options.sessionTimeout = .seconds(3)
+        let worker = SyncWorker(topics: self.topics, engine: engine, producer: producer, options: options, logger: self.fixture.logger)
         let remote = try GitRemote(url: self.fixture.repoURL, repository: nil)
-        // Only the prefetcher runs: no planner, no request stage, nothing else that could fetch.
-        try await self.run([producer, worker.makePrefetcher(kafka: self.cluster.kafkaConfiguration)]) {
-            // It reads from the newest record and may join after an announcement: announce new pushes until one is fetched.
+        // No planner: no request comes, and the app's next interval is an hour away.
+        let services: [any Service] = [producer, worker.makeStage(kafka: self.cluster.kafkaConfiguration), worker, worker.makePrefetcher(kafka: self.cluster.kafkaConfiguration)]
+        try await self.run(services) {
+            try await waitUntil("the worker to own shop and sync it", timeout: .seconds(30)) {
+                self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"1\"") == true
+            }
+            // The prefetcher reads from the newest record and may join after an announcement:
+            // announce new pushes until one is fetched.
             var fetched = false
             for round in 1...10 where !fetched {
                 let commit = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "\(round + 1)")])
@@ -245,6 +253,7 @@ struct SyncWorkerTests {
                 }) != nil
             }
             #expect(fetched)
+            #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"1\"") == true, "fetched, not synced: no request came")
         }
     }
 }
