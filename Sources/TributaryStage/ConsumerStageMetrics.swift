@@ -31,6 +31,11 @@ public final class ConsumerStageMetrics: Sendable {
         self.commitRounds.add(1, ordering: .relaxed)
     }
 
+    /// How many passes the commit loop has made.
+    public var commitRoundCount: Int {
+        self.commitRounds.load(ordering: .relaxed)
+    }
+
     /// `tributary_stage_messages_total{stage,outcome}`, the partitions held by a dead letter, and
     /// the commit loop's passes (a position that stays put across passes is held by a message).
     public func render(stalledPartitions: Int) -> String {
@@ -42,7 +47,7 @@ public final class ConsumerStageMetrics: Sendable {
         text += "# TYPE tributary_stage_stalled_partitions gauge\n"
         text += "tributary_stage_stalled_partitions{stage=\"\(self.stage)\"} \(stalledPartitions)\n"
         text += "# TYPE tributary_stage_commit_rounds_total counter\n"
-        text += "tributary_stage_commit_rounds_total{stage=\"\(self.stage)\"} \(self.commitRounds.load(ordering: .relaxed))\n"
+        text += "tributary_stage_commit_rounds_total{stage=\"\(self.stage)\"} \(self.commitRoundCount)\n"
         return text
     }
 }

@@ -165,6 +165,8 @@ final class WorkerProcessTests {
     /// Sync events read from `tributary.sync`, each with the `ce_source` of the worker that sent it.
     final class SyncLog: Sendable {
         let events = Mutex<[(event: SyncEvent, source: String)]>([])
+        /// The next offset to read, by partition.
+        let positions = Mutex<[Int32: Int64]>([:])
         var deliveries: Set<String> { self.events.withLock { Set($0.compactMap(\.event.deliveryID)) } }
         func matching(_ predicate: (SyncEvent) -> Bool) -> [(event: SyncEvent, source: String)] {
             self.events.withLock { $0.filter { predicate($0.event) } }
@@ -185,7 +187,22 @@ final class WorkerProcessTests {
             let cloudEvent = try CloudEvent(kafkaMessage: message)
             let event = try cloudEvent.decodePayload(as: SyncEvent.self)
             log.events.withLock { $0.append((event, cloudEvent.source)) }
+            log.positions.withLock { $0[message.partition.rawValue] = message.offset.rawValue + 1 }
         }
+    }
+
+    /// Whether `log` has read every record now in `tributary.sync`.
+    func hasRead(_ log: SyncLog) async throws -> Bool {
+        let inspector = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap), groupID: "test-inspector"), logger: .init(label: "test")
+        )
+        var caughtUp = true
+        for partition in 0..<(try await inspector.partitionCounts(timeout: .seconds(10))["tributary.sync"] ?? 0) {
+            let end = try await inspector.watermarks(topic: "tributary.sync", partition: KafkaPartition(partition)).high.rawValue
+            if end > 0 && log.positions.withLock({ $0[Int32(partition)] ?? 0 }) < end { caughtUp = false }
+        }
+        await inspector.close()
+        return caughtUp
     }
 
     func makeProducer() throws -> KafkaProducer {
@@ -388,7 +405,8 @@ final class WorkerProcessTests {
             // The planner (still running) turns all 20 changes into requests: read them back.
             let partition = KafkaPartitioner.partition(forKey: "shop", partitionCount: 6)
             try await waitUntil("20 requests for shop", timeout: .seconds(30)) { try await self.requests(partition: partition).count >= 20 }
-            try await Task.sleep(for: .seconds(2))
+            // The stopped worker publishes nothing more: read every sync event it did publish.
+            try await waitUntil("every sync event read", timeout: .seconds(30)) { try await self.hasRead(log) }
             await reader.close()
             try await tasks.waitForAll()
         }
@@ -480,7 +498,13 @@ final class WorkerProcessTests {
             }
         }
         try await waitUntil("every notification delivered", timeout: .seconds(90)) { Set(delivered()) == expected }
-        try await Task.sleep(for: .seconds(3))  // time for any duplicate to show up
+        // Once both groups have committed everything, nothing will be routed or delivered again.
+        let kafka = KafkaConfiguration(bootstrapServers: self.bootstrap)
+        try await waitUntil("the notifiers to commit every record", timeout: .seconds(60)) {
+            let routed = try await hasCommittedAll(kafka, group: "tributary-notifier", topic: "tributary.sync")
+            let delivered = try await hasCommittedAll(kafka, group: "tributary-notification-delivery", topic: "tributary.notifications")
+            return routed && delivered
+        }
         let all = delivered()
         #expect(all.count == expected.count, "duplicates: \(Dictionary(grouping: all, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted())")
         let notifierOutput = try String(contentsOfFile: self.root.appendingPathComponent("notifier-2.log").path, encoding: .utf8)

@@ -55,12 +55,15 @@ struct NotifierTests {
         return try TributaryConfiguration.parse(yaml: yaml, file: "notify.yaml")
     }
 
-    /// Runs the router and a delivery member until `body` returns.
-    func withNotifier(_ configuration: TributaryConfiguration, _ body: (NotificationDelivery) async throws -> Void) async throws {
+    /// Runs the router (in `routerGroup`; by default a new group, which reads the sync topic from the
+    /// start) and a delivery member until `body` returns.
+    func withNotifier(
+        _ configuration: TributaryConfiguration, routerGroup: String = TestCluster.uniqueGroup("notifier"), _ body: (NotificationDelivery) async throws -> Void
+    ) async throws {
         let producer = try self.cluster.makeProducer()
         let router = NotificationRouter(
             settings: configuration.notifications, topics: self.topics, producer: producer,
-            groupID: TestCluster.uniqueGroup("notifier"), sessionTimeout: .seconds(3), logger: self.cluster.logger
+            groupID: routerGroup, sessionTimeout: .seconds(3), logger: self.cluster.logger
         ).makeStage(kafka: self.cluster.kafkaConfiguration)
         let delivery = try NotificationDelivery(
             configuration: configuration, kafka: self.cluster.kafkaConfiguration, producer: producer,
@@ -103,7 +106,7 @@ struct NotifierTests {
         let configuration = try self.configuration(slack: slack, hook: hook, smtp: smtp)
         let revision = "9f1c2e3d4b5a69788796a5b4c3d2e1f0a9b8c7d6"
 
-        try await self.withNotifier(configuration) { delivery in
+        try await self.withNotifier(configuration, routerGroup: "router-\(self.topics.prefix)") { delivery in
             try await self.publish(Self.sync(.failed, attempt: 1, revision: revision))  // below the trigger's `when`
             try await self.publish(Self.sync(.failed, attempt: 2, revision: revision), id: "sync-2")
             try await self.publish(Self.sync(.failed, attempt: 2, revision: revision), id: "sync-2")  // redelivered
@@ -111,7 +114,12 @@ struct NotifierTests {
             try await waitUntil("three deliveries", timeout: .seconds(60)) {
                 slack.requests.filter { $0.status == 200 }.count == 1 && hook.requests.count == 1 && smtp.messages.count == 1
             }
-            try await Task.sleep(for: .seconds(2))
+            // Once the router and delivery have committed everything, no further attempt can come.
+            try await waitUntil("the notifier to commit every record", timeout: .seconds(30)) {
+                let routed = try await hasCommittedAll(self.cluster.kafkaConfiguration, group: "router-\(self.topics.prefix)", topic: self.topics.sync)
+                let delivered = try await hasCommittedAll(self.cluster.kafkaConfiguration, group: "delivery-\(self.topics.prefix)", topic: self.topics.notifications)
+                return routed && delivered
+            }
             #expect(delivery.metrics.count("delivered") == 3)
             #expect(delivery.metrics.count("retried") == 1)
         }

@@ -63,7 +63,7 @@ struct ConsumerStageTests {
             #expect(stage.renderMetrics().contains("tributary_stage_stalled_partitions{stage=\"test\"} 1"))
             // The message after the poison one was handled meanwhile (another key), yet nothing is committed past the poison one.
             try await waitUntil("the later message's output", timeout: .seconds(30)) { stage.metrics.count(.handled) >= 2 }
-            try await Task.sleep(for: .milliseconds(600))  // three commit intervals
+            try await self.waitForCommitPasses(of: stage)
             #expect(try await self.committed(group: group, topic: source) == 1)
 
             embedded.setPartitionLeader(topic: deadLetters, partition: 0, broker: 1)
@@ -116,7 +116,7 @@ struct ConsumerStageTests {
             // While the slow key's message runs, the other keys behind it in the partition finish...
             try await waitUntil("the other keys handled", timeout: .seconds(30)) { seen.withLock { ($0["a"]?.count ?? 0) + ($0["b"]?.count ?? 0) } == 20 }
             #expect(slowStarted.withLock { $0 })
-            try await Task.sleep(for: .milliseconds(600))
+            try await self.waitForCommitPasses(of: stage)
             // ...but the partition is not committed past the slow one.
             #expect(try await self.committed(group: group, topic: source) < 1)
             releaseSlow.withLock { $0 = true }
@@ -126,5 +126,12 @@ struct ConsumerStageTests {
         let order = seen.withLock { $0 }
         #expect(order["a"] == Array(stride(from: 2, through: 20, by: 2)))
         #expect(order["b"] == Array(stride(from: 1, through: 19, by: 2)))
+    }
+
+    /// Waits for two more passes of the stage's commit loop, so one began after the caller's last
+    /// observation: whatever was committable then has been committed.
+    func waitForCommitPasses(of stage: ConsumerStage) async throws {
+        let rounds = stage.metrics.commitRoundCount
+        try await waitUntil("two more commit passes", timeout: .seconds(30)) { stage.metrics.commitRoundCount >= rounds + 2 }
     }
 }

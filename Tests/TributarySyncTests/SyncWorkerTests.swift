@@ -125,8 +125,10 @@ struct SyncWorkerTests {
             tasks.addTask { try await self.drain(reader, into: sink) }
             try await self.withPlannerAndWorker(configuration, group: group) { planner, worker in
                 try await waitUntil("the planner and the worker to join", timeout: .seconds(30)) { planner.readiness.ready && worker.readiness.ready }
-                // The first interval tick may sync before the change arrives; wait for it to settle.
-                try await Task.sleep(for: .milliseconds(500))
+                // The worker reconciles the app it was given at once; let that happen before the change.
+                try await waitUntil("the first interval reconcile", timeout: .seconds(30)) {
+                    sink.all.contains { $0.app == "shop" && $0.trigger == "interval" }
+                }
                 report = try await self.publish(self.fixture.change(after: commit, delivery: "delivery-kafka"))
                 try await waitUntil("the sync event", timeout: .seconds(30)) {
                     sink.all.contains { $0.app == "shop" && $0.deliveryID == "delivery-kafka" }

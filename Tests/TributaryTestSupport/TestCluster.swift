@@ -78,3 +78,29 @@ public struct WaitTimedOut: Error, CustomStringConvertible {
     public var what: String
     public var description: String { "timed out waiting for \(self.what)" }
 }
+
+/// Whether consumer group `group` has committed every record now in `topic`: each partition's
+/// committed offset has reached its end. Once true (and nothing more is published), the group's
+/// members have handled everything and nothing of `topic` will be handled again.
+public func hasCommittedAll(_ kafka: KafkaConfiguration, group: String, topic: String, logger: Logger = Logger(label: "test")) async throws -> Bool {
+    let inspector = try KafkaConsumer(configuration: KafkaConsumerConfiguration(kafka: kafka, groupID: group), logger: logger)
+    func check() async throws -> Bool {
+        guard let count = try await inspector.partitionCounts(timeout: .seconds(10))[topic] else { return false }
+        let partitions = (0..<count).map { KafkaTopicPartition(topic: topic, partition: KafkaPartition($0)) }
+        let committed = try await inspector.committedOffsets(for: partitions)
+        for partition in partitions {
+            let end = try await inspector.watermarks(topic: topic, partition: partition.partition).high.rawValue
+            let offset = committed.first { $0.partition == partition.partition }?.offset.rawValue ?? -1
+            if end > 0 && offset < end { return false }
+        }
+        return true
+    }
+    do {
+        let result = try await check()
+        await inspector.close()
+        return result
+    } catch {
+        await inspector.close()
+        throw error
+    }
+}
