@@ -10,7 +10,8 @@ import TributaryKafkaBinding
 /// with the planner's, so the sync request that follows finds the commit in the worker's mirror:
 /// push→applied waits for one git round trip instead of two in a row.
 ///
-/// A hint, not a stage: it reads in a consumer group of its own (every worker sees every push),
+/// A hint, not a stage: it reads in a consumer group of its own (`tributary-prefetch-<uuid>`:
+/// every worker sees every push),
 /// from the newest record, and commits nothing. A missed hint costs latency, never a change —
 /// the request's own fetch still runs when the mirror lacks the commit.
 public final class ChangePrefetcher: Service, Sendable {
@@ -19,8 +20,8 @@ public final class ChangePrefetcher: Service, Sendable {
     private let kafka: KafkaConfiguration
     private let logger: Logger
     private let owns: @Sendable (AppSettings) -> Bool
-    /// Prefetches per repository: one running and one waiting are enough, since a fetch brings
-    /// every push before it.
+    /// Prefetches per repository, at most two (one fetching, one queued on the mirror behind it):
+    /// a fetch brings every push announced before it started.
     private let pending = Mutex<[String: Int]>([:])
 
     /// - Parameters:
@@ -34,7 +35,7 @@ public final class ChangePrefetcher: Service, Sendable {
     }
 
     public func run() async throws {
-        let group = "tributary-prefetch-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
+        let group = "tributary-prefetch-\(UUID().uuidString.lowercased())"
         var configuration = KafkaConsumerConfiguration(kafka: self.kafka, groupID: group, sessionTimeout: .seconds(10))
         configuration.autoOffsetReset = .latest
         let consumer = try KafkaConsumer(configuration: configuration, logger: self.logger)
@@ -46,13 +47,20 @@ public final class ChangePrefetcher: Service, Sendable {
                           let change = try? event.decodePayload(as: ChangeEvent.self)
                     else { continue }  // not a push: the planner dead-letters what it cannot read
                     let key = change.repository.key
-                    guard self.pending.withLock({ pending in
-                        guard pending[key, default: 0] < 2 else { return false }
-                        pending[key, default: 0] += 1
-                        return true
-                    }) else { continue }
+                    guard !Task.isShuttingDownGracefully, self.engine.configuration.apps(following: change).contains(where: self.owns),
+                          self.pending.withLock({ pending in
+                              guard pending[key, default: 0] < 2 else { return false }
+                              pending[key, default: 0] += 1
+                              return true
+                          })
+                    else { continue }
                     tasks.addTask {
-                        defer { self.pending.withLock { $0[key, default: 1] -= 1 } }
+                        defer {
+                            self.pending.withLock { pending in
+                                pending[key, default: 1] -= 1
+                                if pending[key] == 0 { pending[key] = nil }
+                            }
+                        }
                         await self.engine.prefetch(change, for: self.owns)
                     }
                 }

@@ -5,7 +5,6 @@ import TributaryCore
 import TributaryGit
 import TributaryRender
 import TributarySource
-import TributarySource
 import TributaryStage
 
 /// Reconciles apps: fetch the source, decide whether the app is touched, render, apply to the

@@ -74,9 +74,10 @@ public final class SyncWorker: Service, Sendable {
     }
 
     /// The service that fetches a push's repository as soon as the push is announced, while the
-    /// planner plans it, when an app this worker owns follows the pushed ref (so a git server sees
-    /// no fetch the requests would not cause anyway): run it beside the stage to save a git round
-    /// trip per push.
+    /// planner plans it, when an app this worker owns follows the pushed ref: run it beside the
+    /// stage to save a git round trip per push. At most one fetch per owning worker and push —
+    /// what its requests cause anyway, except when none of them needs git (every owned app
+    /// untouched by the push, or not automated).
     public func makePrefetcher(kafka: KafkaConfiguration) -> ChangePrefetcher {
         ChangePrefetcher(topics: self.topics, engine: self.engine, kafka: kafka, logger: self.logger, owns: { self.owns($0) })
     }

@@ -86,17 +86,20 @@ struct TailCommand: AsyncParsableCommand {
             object["source"] = event.source
             object["subject"] = event.subject
             object["time"] = RFC3339.format(event.time)
-            if !event.data.contains(UInt8(ascii: "\n")), (try? JSONSerialization.jsonObject(with: Data(event.data), options: .fragmentsAllowed)) != nil {
+            // Only an object or array of plain UTF-8 on one line can be spliced as it is.
+            if let first = event.data.first, first == UInt8(ascii: "{") || first == UInt8(ascii: "["),
+               !event.data.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") || $0 == 0 }),
+               (try? JSONSerialization.jsonObject(with: Data(event.data))) != nil {
                 // Valid one-line JSON is printed as sent: re-serializing it cost most of tail's time.
                 rawData = event.data
             } else {
-                object["data"] = String(decoding: event.data, as: UTF8.self)
+                object["data"] = (try? JSONSerialization.jsonObject(with: Data(event.data), options: .fragmentsAllowed)) ?? String(decoding: event.data, as: UTF8.self)
             }
         } else {
             object["value"] = message.value.map { String(decoding: $0, as: UTF8.self) }
         }
-        let envelope = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        guard let rawData else { return String(decoding: envelope, as: UTF8.self) }
+        let envelope = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        guard let rawData, envelope.count > 2 else { return String(decoding: envelope, as: UTF8.self) }
         // "data" sorts before every other key of the envelope.
         return "{\"data\":" + String(decoding: rawData, as: UTF8.self) + "," + String(decoding: envelope.dropFirst(), as: UTF8.self)
     }

@@ -51,7 +51,7 @@ struct WorkerOptions: ParsableArguments {
     var unknownAppTimeout: Int = 300
 }
 
-/// The worker's services, in start order: producer, request stage, worker and prefetcher, then the optional HTTP endpoint.
+/// The worker's services, in start order: producer, prefetcher, request stage and worker, then the optional HTTP endpoint.
 enum WorkerServices {
     static func make(
         configuration: TributaryConfiguration, options: WorkerOptions, cluster: String?, bootstrapServers: String, logger: Logger
@@ -70,8 +70,12 @@ enum WorkerServices {
         let worker = SyncWorker(topics: configuration.kafka.topics, engine: engine, producer: producer, options: workerOptions, logger: logger)
         let stage = worker.makeStage(kafka: kafka)
         logger.info("Worker configured", metadata: ["cluster": "\(cluster ?? "(default)")", "apps": "\(own.apps.count)", "topic": "\(worker.requestsTopic)"])
+        // The prefetcher is a hint: its end must not stop the worker, and (services stop in reverse
+        // order) it stops after the stage and the worker have drained.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: producer), .init(service: stage), .init(service: worker), .init(service: worker.makePrefetcher(kafka: kafka)),
+            .init(service: producer),
+            .init(service: worker.makePrefetcher(kafka: kafka), successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
+            .init(service: stage), .init(service: worker),
         ]
         if let address = options.httpAddress {
             let metrics = engine.metrics

@@ -196,8 +196,9 @@ final class WorkerProcessTests {
         let inspector = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap), groupID: "test-inspector"), logger: .init(label: "test")
         )
-        var caughtUp = true
-        for partition in 0..<(try await inspector.partitionCounts(timeout: .seconds(10))["tributary.sync"] ?? 0) {
+        let count = try await inspector.partitionCounts(timeout: .seconds(10))["tributary.sync"] ?? 0
+        var caughtUp = count > 0
+        for partition in 0..<count {
             let end = try await inspector.watermarks(topic: "tributary.sync", partition: KafkaPartition(partition)).high.rawValue
             if end > 0 && log.positions.withLock({ $0[Int32(partition)] ?? 0 }) < end { caughtUp = false }
         }
