@@ -155,10 +155,11 @@ public final class GitMirrorCache: Sendable {
         self.entry(for: remote).state.withLock { $0.fetchesStarted }
     }
 
-    /// The directory name of a remote's mirror: its key (else its URL without credentials), made
-    /// safe for a file name.
+    /// The directory name of a remote's mirror: its key (else its URL without credentials, query
+    /// or fragment), made safe for a file name.
     static func mirrorName(for remote: GitRemote) -> String {
-        let key = remote.key ?? GitRemote.redactingCredentials(remote.url)
+        // Without a key: the URL without credentials, query or fragment (a token may ride in either).
+        let key = remote.key ?? String(GitRemote.redactingCredentials(remote.url).prefix { $0 != "?" && $0 != "#" })
         let safe = key.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }
         return String(safe) + ".git"
     }
