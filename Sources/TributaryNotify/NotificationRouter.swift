@@ -43,7 +43,8 @@ public final class NotificationRouter: Sendable {
                 for sink in subscription.sinks {
                     let notification = NotificationEvent(sink: sink, app: sync.app, trigger: triggerName, revision: sync.revision, syncEventID: eventID, sync: sync)
                     // Two subscriptions naming the same sink and trigger still make one notification.
-                    result[notification.deduplicationKey] = result[notification.deduplicationKey] ?? notification
+                    let key = notification.deduplicationKey
+                    if result[key] == nil { result[key] = notification }
                 }
             }
         }

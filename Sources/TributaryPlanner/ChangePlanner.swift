@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import TributaryCore
 import TributaryGit
 import TributarySource
@@ -25,10 +24,11 @@ public struct ChangePlanner: Sendable {
     /// The requests for `change`, one per app that follows its ref (none when no app does).
     ///
     /// - Parameters:
+    ///   - apps: `apps(for: change)`, when the caller has it already.
     ///   - partitionCount: the partition count of an app's requests topic, recorded in the request.
     /// - Throws: `GitError` when the repository cannot be fetched or lacks the pushed commit.
-    public func plan(_ change: ChangeEvent, changeID: String, partitionCount: (AppSettings) throws -> Int) async throws -> [SyncRequest] {
-        var apps = self.apps(for: change)
+    public func plan(_ change: ChangeEvent, apps: [AppSettings]? = nil, changeID: String, partitionCount: (AppSettings) throws -> Int) async throws -> [SyncRequest] {
+        var apps = apps ?? self.apps(for: change)
         guard let first = apps.first else { return [] }
         var head = ""
         var changed: [GitChange]?

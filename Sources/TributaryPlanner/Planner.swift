@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import ServiceLifecycle
 import Synchronization
 import TributaryCore
 import TributaryGit
@@ -64,8 +63,10 @@ public final class Planner: Sendable {
         }
         let requests: [SyncRequest]
         do {
-            let counts = try await self.partitionCounts(for: self.planner.apps(for: change))
-            requests = try await self.planner.plan(change, changeID: event.id) { app in counts[self.topics.requests(cluster: app.cluster)]! }
+            let apps = self.planner.apps(for: change)
+            guard !apps.isEmpty else { return .done([]) }  // no app follows the pushed ref
+            let counts = try await self.partitionCounts(for: apps)
+            requests = try await self.planner.plan(change, apps: apps, changeID: event.id) { app in counts[self.topics.requests(cluster: app.cluster)]! }
         } catch {
             let reason = "\(change.repository.key) \(change.ref): \(error)"
             guard context.attempt < self.options.fetchAttempts else {

@@ -193,7 +193,7 @@ public final class ConsumerStage: Service, Sendable {
                 action = lifecycle.handled(outcome, isCurrent: isCurrent(), stopping: stopping())
             case .publish(let records, let isDeadLetter):
                 let failed = await self.publish(records)
-                self.noteDeadLetter(of: message, written: isDeadLetter ? failed.isEmpty : nil, records: records)
+                self.noteDeadLetter(of: message, written: isDeadLetter ? failed.isEmpty : nil)
                 action = lifecycle.published(failed: failed, isCurrent: isCurrent(), stopping: stopping())
             case .sleep(let delay):
                 // In short steps, so a moved partition or a stop does not wait out a long delay.
@@ -234,7 +234,7 @@ public final class ConsumerStage: Service, Sendable {
     }
 
     /// Keeps the partition's stall (a dead letter the broker does not take) up to date.
-    private func noteDeadLetter(of message: KafkaConsumerMessage, written: Bool?, records: [KafkaProducerMessage]) {
+    private func noteDeadLetter(of message: KafkaConsumerMessage, written: Bool?) {
         guard let written else { return }
         let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
         if !written { self.metrics.record(.deadLetterWriteFailed) }

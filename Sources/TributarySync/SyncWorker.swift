@@ -39,6 +39,8 @@ public final class SyncWorker: Service, Sendable {
     private let options: Options
     private let logger: Logger
     private let source: String
+    /// This worker's apps (of its cluster) by name, for the request path.
+    private let apps: [String: AppSettings]
     private let assigned = Mutex<Set<KafkaPartition>?>(nil)
     private let partitionCount = Mutex<Int?>(nil)
     private let inProgress = Mutex<Set<String>>([])
@@ -56,6 +58,7 @@ public final class SyncWorker: Service, Sendable {
         if let cluster = options.cluster { logger[metadataKey: "cluster"] = "\(cluster)" }
         self.logger = logger
         self.source = "tributary/worker/\(ProcessInfo.processInfo.hostName)/\(getpid())"
+        self.apps = Dictionary(engine.configuration.apps.filter { $0.cluster == options.cluster }.map { ($0.name, $0) }) { first, _ in first }
     }
 
     /// The topic this worker's requests arrive on.
@@ -92,9 +95,6 @@ public final class SyncWorker: Service, Sendable {
             "holding a request for app \(app) (partition \(entry.partition)), which this worker's configuration\(self.options.cluster.map { " for cluster \($0)" } ?? "") does not have; dead-lettered in \(Int(remaining.seconds)) s unless a worker with it takes over"
         )
     }
-
-    /// The requests partitions this worker owns.
-    public var assignedPartitions: [KafkaPartition] { self.assigned.withLock { ($0 ?? []).sorted() } }
 
     /// Reconciles owned apps on their timers until graceful shutdown; syncs in flight finish first.
     public func run() async throws {
@@ -137,7 +137,7 @@ public final class SyncWorker: Service, Sendable {
         } catch {
             return .deadLetter(reason: "undecodable sync request: \(error)")
         }
-        guard let app = self.engine.configuration.app(named: request.app), app.cluster == self.options.cluster else {
+        guard let app = self.apps[request.app] else {
             return self.unknownApp(request, partition: message.partition)
         }
         self.checkPartitionCount(request, partition: message.partition)
@@ -166,15 +166,20 @@ public final class SyncWorker: Service, Sendable {
         return .deadLetter(reason: "\(what) after waiting \(Int(waited.seconds)) s for one that has it")
     }
 
-    /// A request placed with another partition count than this worker's means the count changed.
+    /// A request tells the partition count it was placed with: it fills in a count the metadata
+    /// lookup did not get, and a different one means the count changed.
     private func checkPartitionCount(_ request: SyncRequest, partition: KafkaPartition) {
-        let known = self.partitionCount.withLock { $0 }
-        guard let known, known != request.partitionCount else { return }
-        self.logger.warning(
-            "Partition count of the requests topic changed: apps move between workers",
-            metadata: ["topic": "\(self.requestsTopic)", "from": "\(known)", "to": "\(request.partitionCount)", "partition": "\(partition)"]
-        )
-        self.partitionCount.withLock { $0 = request.partitionCount }
+        let known = self.partitionCount.withLock { count in
+            defer { count = request.partitionCount }
+            return count
+        }
+        guard known != request.partitionCount else { return }
+        if let known {
+            self.logger.warning(
+                "Partition count of the requests topic changed: apps move between workers",
+                metadata: ["topic": "\(self.requestsTopic)", "from": "\(known)", "to": "\(request.partitionCount)", "partition": "\(partition)"]
+            )
+        }
         self.engine.ownershipChanged(owned: self.ownedApps())
     }
 
@@ -208,13 +213,17 @@ public final class SyncWorker: Service, Sendable {
     /// Apps whose name hashes to a partition assigned to this worker: the partition their
     /// requests arrive on.
     func ownedApps() -> [AppSettings] {
-        self.engine.configuration.apps.filter(self.owns)
+        let (count, assigned) = (self.partitionCount.withLock { $0 }, self.assigned.withLock { $0 ?? [] })
+        return self.engine.configuration.apps.filter { Self.owns($0, cluster: self.options.cluster, partitionCount: count, assigned: assigned) }
     }
 
     /// Whether `app` is this worker's: of its cluster, and hashed to one of its partitions.
     func owns(_ app: AppSettings) -> Bool {
-        guard app.cluster == self.options.cluster, let count = self.partitionCount.withLock({ $0 }), count > 0 else { return false }
-        let partition = KafkaPartitioner.partition(forKey: app.name, partitionCount: count)
-        return self.assigned.withLock { $0?.contains(partition) ?? false }
+        Self.owns(app, cluster: self.options.cluster, partitionCount: self.partitionCount.withLock { $0 }, assigned: self.assigned.withLock { $0 ?? [] })
+    }
+
+    private static func owns(_ app: AppSettings, cluster: String?, partitionCount: Int?, assigned: Set<KafkaPartition>) -> Bool {
+        guard app.cluster == cluster, let partitionCount, partitionCount > 0 else { return false }
+        return assigned.contains(KafkaPartitioner.partition(forKey: app.name, partitionCount: partitionCount))
     }
 }

@@ -210,6 +210,23 @@ final class WorkerProcessTests {
         try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap)), logger: .init(label: "test"))
     }
 
+    /// Runs `body` with a producer and a log of `tributary.sync` filled in the background; shuts
+    /// both down afterwards and returns the log.
+    @discardableResult
+    func withSyncLog(_ body: (SyncLog, KafkaProducer) async throws -> Void) async throws -> SyncLog {
+        let log = SyncLog()
+        let reader = try self.readSyncEvents()
+        let producer = try self.makeProducer()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await Self.drain(reader, into: log) }
+            try await body(log, producer)
+            await producer.shutdown()
+            await reader.close()
+            try await tasks.waitForAll()
+        }
+        return log
+    }
+
     func committed(group: String, topic: String, partition: Int) async throws -> Int64 {
         let inspector = try KafkaConsumer(configuration: KafkaConsumerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap), groupID: group), logger: .init(label: "test"))
         let offset = try await inspector.committedOffsets(for: [KafkaTopicPartition(topic: topic, partition: KafkaPartition(partition))]).first?.offset.rawValue ?? -1
@@ -234,11 +251,7 @@ final class WorkerProcessTests {
         // Each worker syncs the apps it owns once it joins.
         try await self.waitWithLogs("the first sync of every app") { apps.allSatisfy { self.syncedRevision($0) == head } }
 
-        let log = SyncLog()
-        let reader = try self.readSyncEvents()
-        let producer = try self.makeProducer()
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await Self.drain(reader, into: log) }
+        try await self.withSyncLog { log, producer in
             // One push touching 30 of the 36 apps.
             let before = head
             head = try self.commit(work, files: Dictionary(uniqueKeysWithValues: touched.map { ("apps/\($0)/config.yaml", Self.configMap($0, 1)) }))
@@ -299,9 +312,6 @@ final class WorkerProcessTests {
                 #expect(text.contains("value: \"\(latestValue[app]!)\""), "\(app)")
             }
             #expect(log.matching { $0.phase == .failed }.isEmpty)
-            await reader.close()
-            await producer.shutdown()
-            try await tasks.waitForAll()
         }
     }
 
@@ -317,11 +327,7 @@ final class WorkerProcessTests {
         try await self.waitWithLogs("both clusters' workers holding partitions") {
             self.partitions(port: east.port)?.isEmpty == false && self.partitions(port: west.port)?.isEmpty == false
         }
-        let log = SyncLog()
-        let reader = try self.readSyncEvents()
-        let producer = try self.makeProducer()
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await Self.drain(reader, into: log) }
+        let log = try await self.withSyncLog { log, producer in
             let before = head
             head = try self.commit(work, files: Dictionary(uniqueKeysWithValues: apps.map { ("apps/\($0)/config.yaml", Self.configMap($0, 1)) }))
             let after = head
@@ -329,9 +335,6 @@ final class WorkerProcessTests {
             _ = try await self.publish(producer, repository: "fleet", before: before, after: after, delivery: "fleet-push")
             try await self.waitWithLogs("every app of both clusters applied") { apps.allSatisfy { self.syncedRevision($0) == after } }
             try await self.waitWithLogs("every app's event") { Set(log.matching { $0.deliveryID == "fleet-push" }.map(\.event.app)) == Set(apps) }
-            await reader.close()
-            await producer.shutdown()
-            try await tasks.waitForAll()
         }
         let sources = Dictionary(grouping: log.matching { _ in true }, by: \.event.app).mapValues { Set($0.map(\.source)) }
         let eastSources = Set(sources["east-1"]!).union(sources["east-2"]!)
@@ -385,11 +388,7 @@ final class WorkerProcessTests {
         let worker = try await self.startWorker("worker", config: config)
         try await self.waitWithLogs("the worker to join") { self.partitions(port: worker.port)?.isEmpty == false }
 
-        let log = SyncLog()
-        let reader = try self.readSyncEvents()
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap)), logger: .init(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await Self.drain(reader, into: log) }
+        let log = try await self.withSyncLog { log, producer in
             for index in 0..<20 {
                 commit = try self.commit(work, value: index + 1)
                 _ = try await self.publish(producer, repository: "shop", after: commit, delivery: "delivery-\(index)")
@@ -408,8 +407,6 @@ final class WorkerProcessTests {
             try await waitUntil("20 requests for shop", timeout: .seconds(30)) { try await self.requests(partition: partition).count >= 20 }
             // The stopped worker publishes nothing more: read every sync event it did publish.
             try await waitUntil("every sync event read", timeout: .seconds(30)) { try await self.hasRead(log) }
-            await reader.close()
-            try await tasks.waitForAll()
         }
         let partition = KafkaPartitioner.partition(forKey: "shop", partitionCount: 6)
         let offsets = try await self.requests(partition: partition)
