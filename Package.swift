@@ -83,6 +83,17 @@ let package = Package(
             name: "TributaryRender",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // A Kubernetes API client: discovery, server-side apply, delete; kubeconfig and credentials; health.
+        .target(
+            name: "TributaryKubernetes",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .target(
             name: "TributaryGit",
             dependencies: [
@@ -117,7 +128,9 @@ let package = Package(
                 "TributaryKafka",
                 "TributaryStage",
                 "TributaryGit",
+                "TributaryKubernetes",
                 "TributaryRender",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -238,6 +251,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "TributaryKubernetesTests",
+            dependencies: ["TributaryKubernetes"]
         ),
         .testTarget(
             name: "TributaryRenderTests",

@@ -86,6 +86,7 @@ public struct NotificationTemplates: Sendable {
             "drift": sync.phase == .driftDetected, "healed": sync.phase == .healed, "retried": sync.attempt > 1,
         ]
         if let message = sync.message { context["message"] = message }
+        if let health = sync.health { context["health"] = ["status": health.status, "message": health.message ?? ""] }
         if let delivery = sync.deliveryID { context["deliveryID"] = delivery }
         if let url = Self.revisionURL(sync) { context["revisionURL"] = url }
         if let error = sync.error { context["error"] = ["file": error.file, "line": error.line ?? 0, "message": error.message] }
@@ -106,6 +107,7 @@ public struct NotificationTemplates: Sendable {
         case .coalesced: "already synced"
         case .driftDetected: "drifted"
         case .healed: "healed"
+        case .healthChanged: "is \(sync.health?.status ?? "of unknown health")"
         }
     }
 

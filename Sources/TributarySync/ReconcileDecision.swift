@@ -162,6 +162,7 @@ enum ReconcileDecision {
         case .request: 1
         case .retry: failures + 1
         case .interval: !healing && failures > 0 ? failures + 1 : 1
+        case .health: 1
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import TributaryCore
 import TributaryGit
+import TributaryKubernetes
 import TributaryRender
 import TributarySource
 
@@ -17,7 +18,7 @@ extension SyncEngine {
         switch trigger {
         case .request(let request, _): cause = .init(changeID: request.changeID, deliveryID: request.deliveryID, receivedAt: request.receivedAt)
         case .retry: cause = previous?.retryCause
-        case .interval: break
+        case .interval, .health: break
         }
         var event = SyncEvent(
             app: app.name,
@@ -71,7 +72,7 @@ extension SyncEngine {
             while true {
                 switch ReconcileDecision.next(facts) {
                 case .readTarget:
-                    let synced = try await target.inventory()?.revision
+                    let synced = try await target.appliedRevision()
                     self.updateState(of: app.name) {
                         $0.synced = synced
                         $0.loaded = true
@@ -118,13 +119,19 @@ extension SyncEngine {
                         deliveryID: cause?.deliveryID,
                         prune: app.syncPolicy.automated?.prune ?? false
                     )
-                    event.resources = try await target.apply(ResourceLayout.resources(for: manifests), context: context)
+                    let outcome = try await target.apply(manifests, context: context)
+                    event.resources = outcome.counts
+                    event.health = outcome.health
                     timings.applyMilliseconds = Self.milliseconds(clock.now - applyStarted)
                     self.updateState(of: app.name) {
                         $0.synced = head
                         $0.evaluated = head
                         $0.clearFailure()
                         $0.reportedDrift = nil
+                        if let health = outcome.health {
+                            $0.healthInterval = self.healthInterval
+                            $0.health = health
+                        }
                     }
                     return finish(drift != nil ? .healed : .succeeded, message: drift.map { "restored \($0.summary)" })
                 }
@@ -172,17 +179,22 @@ extension SyncEngine {
 
     /// Called with the app's lock held.
     func driftCheck(_ app: AppSettings) async -> SyncEvent? {
-        guard let target = self.targets[app.name], let state = self.state(of: app.name), state.synced != nil, state.failures == 0 else { return nil }
+        guard let target = self.targets[app.name], let state = self.state(of: app.name), let synced = state.synced, state.failures == 0 else { return nil }
         let report: DriftReport
         do {
-            report = try await target.drift()
+            var manifests: [Manifest] = []
+            if target.comparesWithManifests {
+                let remote = try GitRemote(url: app.source.repoURL, repository: self.configuration.repository(for: app.source.repoURL))
+                manifests = try await self.render(app, at: synced, remote: remote)
+            }
+            report = try await target.drift(from: manifests)
         } catch {
             self.log.warning("Drift check failed", metadata: ["app": "\(app.name)", "error": "\(Self.syncError(error).message)"])
             return nil
         }
         if report.isEmpty {
             self.updateState(of: app.name) { $0.reportedDrift = nil }
-            return nil
+            return await self.healthCheck(app, target: target, state: state)
         }
         if app.syncPolicy.automated?.selfHeal == true {
             return await self.reconcile(app, trigger: .interval, healing: report)
@@ -203,6 +215,37 @@ extension SyncEngine {
         return event
     }
 
+    /// Reports a change of the app's health since the last event (Kubernetes targets).
+    func healthCheck(_ app: AppSettings, target: any SyncTarget, state: AppState) async -> SyncEvent? {
+        let health: SyncEvent.Health?
+        do {
+            health = try await target.health()
+        } catch {
+            self.log.warning("Health check failed", metadata: ["app": "\(app.name)", "error": "\(Self.syncError(error).message)"])
+            return nil
+        }
+        guard let health else { return nil }
+        self.updateState(of: app.name) {
+            $0.healthInterval = self.healthInterval
+            $0.health = health
+        }
+        guard health != state.health else { return nil }
+        let now = Date()
+        var event = SyncEvent(
+            app: app.name, project: app.project,
+            repository: RepositoryKey(url: app.source.repoURL)?.rawValue ?? GitRemote.redactingCredentials(app.source.repoURL),
+            ref: app.source.targetRevision, revision: state.synced ?? "", phase: .healthChanged, trigger: "interval",
+            destination: target.destination,
+            message: "\(state.health?.status ?? "Unknown") → \(health.status)\(health.message.map { ": \($0)" } ?? "")",
+            startedAt: now, finishedAt: now
+        )
+        event.previousRevision = state.synced
+        event.cluster = app.cluster
+        event.health = health
+        self.metrics.recordSync(event)
+        return event
+    }
+
     /// Marks due work as started: the interval timer moves forward, a retry is consumed (a failure
     /// schedules the next).
     public func scheduleNextInterval(for app: AppSettings, trigger: Trigger) {
@@ -210,6 +253,7 @@ extension SyncEngine {
             switch trigger {
             case .interval: state.nextInterval = .now + app.syncPolicy.interval
             case .retry: state.retryAt = nil
+            case .health: state.healthCheckAt = nil
             case .request: break
             }
         }
@@ -224,7 +268,12 @@ extension SyncEngine {
         }
         let destination = target.destination
         let unqualified = destination.split(separator: "#").first.map(String.init) ?? destination
-        guard project.destinations.contains(where: { $0.matches(destination) || $0.matches(unqualified) }) else {
+        var allowed = project.destinations.contains(where: { $0.matches(destination) || $0.matches(unqualified) })
+        if !allowed, case .kubernetes(let cluster, let namespace) = app.destination {
+            let server = self.configuration.cluster(named: cluster)?.server
+            allowed = project.clusterDestinations.contains { $0.allows(name: cluster, server: server, namespace: namespace ?? "") }
+        }
+        guard allowed else {
             throw SyncError(code: .refused, message: "project \(project.name) does not allow destination \(GitRemote.redactingCredentials(destination))")
         }
     }
@@ -267,6 +316,7 @@ extension SyncEngine {
         switch error {
         case let error as SyncError: error
         case let error as GitError: SyncError(code: .source, message: error.message)
+        case let error as KubernetesError: SyncError(code: .target, message: error.description)
         default: SyncError(code: .target, message: "\(error)")
         }
     }
@@ -276,6 +326,7 @@ extension SyncEngine {
         switch trigger {
         case .request: return "change"
         case .interval: return "interval"
+        case .health: return "health"
         case .retry: return "retry"
         }
     }

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import TributaryCore
 import TributaryGit
+import TributaryKubernetes
 import TributaryRender
 import TributarySource
 import TributaryStage
@@ -21,6 +22,8 @@ public final class SyncEngine: Sendable {
         case interval
         /// A retry after a failure, with the cause of the first attempt.
         case retry
+        /// A look at the health of an app still rolling out (Kubernetes targets); no sync.
+        case health
     }
 
     let configuration: TributaryConfiguration
@@ -30,6 +33,8 @@ public final class SyncEngine: Sendable {
     private let states = Mutex<[String: AppState]>([:])
     /// Recent tree diffs by `url old new`: one push to a monorepo is diffed once, not once per app.
     let diffs = Mutex<[String: [GitChange]]>([:])
+    /// How soon the health of an app that is still progressing is looked at again. Default 5 s.
+    public let healthInterval: Duration
     private let locks = KeyedAsyncLock()
     private let limiter: AsyncSemaphore
     private let logger: Logger
@@ -37,15 +42,32 @@ public final class SyncEngine: Sendable {
     /// - Parameters:
     ///   - parallelism: how many apps may sync at once.
     /// - Throws: `SyncError` when a git destination's credentials cannot be resolved.
-    public init(configuration: TributaryConfiguration, mirrors: GitMirrorCache, parallelism: Int = 8, metrics: WorkerMetrics = WorkerMetrics(), logger: Logger) throws {
+    public init(
+        configuration: TributaryConfiguration, mirrors: GitMirrorCache, parallelism: Int = 8, healthInterval: Duration = .seconds(5),
+        metrics: WorkerMetrics = WorkerMetrics(), logger: Logger
+    ) throws {
         self.configuration = configuration
+        self.healthInterval = healthInterval
         self.mirrors = mirrors
         self.metrics = metrics
         self.limiter = AsyncSemaphore(limit: parallelism)
         self.logger = logger
         var targets: [String: any SyncTarget] = [:]
+        var clients: [String: KubernetesClient] = [:]
         for app in configuration.apps {
             switch app.destination {
+            case .kubernetes(let name, _):
+                guard let cluster = configuration.cluster(named: name) else {
+                    throw SyncError(code: .target, message: "app \(app.name): no cluster named \(name)")
+                }
+                if clients[name] == nil {
+                    do {
+                        clients[name] = try KubernetesClient(connection: .make(for: cluster), userAgent: "tributary/worker")
+                    } catch let error as KubernetesError {
+                        throw SyncError(code: .target, message: "cluster \(name): \(error.message)")
+                    }
+                }
+                targets[app.name] = KubernetesTarget(client: clients[name]!, cluster: name, app: app, inventoryNamespace: cluster.inventoryNamespace)
             case .directory(let path):
                 targets[app.name] = DirectoryTarget(path: path)
             case .git(let url, let branch, let path):
@@ -67,6 +89,7 @@ public final class SyncEngine: Sendable {
                 let state = states[app.name, default: AppState(nextInterval: now)]
                 if let retryAt = state.retryAt, retryAt <= now { return (app, .retry) }
                 if state.nextInterval <= now { return (app, .interval) }
+                if let healthAt = state.healthCheckAt, healthAt <= now { return (app, .health) }
                 return nil
             }
         }
@@ -112,6 +135,16 @@ public final class SyncEngine: Sendable {
         }
     }
 
+    /// A look at the health of an app still rolling out: an event when it changed.
+    public func checkHealth(_ app: AppSettings) async -> SyncEvent? {
+        await self.locks.withLock(app.name) {
+            await self.limiter.withPermit {
+                guard let target = self.targets[app.name], let state = self.state(of: app.name), state.synced != nil else { return nil }
+                return await self.healthCheck(app, target: target, state: state)
+            }
+        }
+    }
+
     /// The interval's second half: compare the target with its inventory; heal or report.
     public func checkDrift(_ app: AppSettings) async -> SyncEvent? {
         await self.locks.withLock(app.name) {
@@ -153,6 +186,13 @@ struct AppState: Sendable {
     var nextInterval: ContinuousClock.Instant
     /// The drift last reported, so a lasting drift is reported once.
     var reportedDrift: DriftReport?
+    /// The health last reported (Kubernetes targets), so a change is reported once.
+    var health: SyncEvent.Health? {
+        didSet { self.healthCheckAt = self.health?.status == "Progressing" ? .now + self.healthInterval : nil }
+    }
+    /// While the app is progressing: when to look at its health again.
+    var healthCheckAt: ContinuousClock.Instant?
+    var healthInterval: Duration = .seconds(5)
     var owned = false
     /// Whether the last render used a kustomization, which may read outside the app's path; nil
     /// until this worker has rendered the app (then any change counts as touching it).

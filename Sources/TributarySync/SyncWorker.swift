@@ -108,8 +108,12 @@ public final class SyncWorker: Service, Sendable {
                     group.addTask {
                         defer { _ = self.inProgress.withLock { $0.remove(app.name) } }
                         var events: [SyncEvent] = []
-                        if let event = await self.engine.sync(app, trigger: trigger) { events.append(event) }
-                        if case .interval = trigger, let event = await self.engine.checkDrift(app) { events.append(event) }
+                        if case .health = trigger {
+                            if let event = await self.engine.checkHealth(app) { events.append(event) }
+                        } else {
+                            if let event = await self.engine.sync(app, trigger: trigger) { events.append(event) }
+                            if case .interval = trigger, let event = await self.engine.checkDrift(app) { events.append(event) }
+                        }
                         var records: [KafkaProducerMessage] = []
                         for event in events {
                             do {

@@ -21,7 +21,7 @@ struct DevCommand: AsyncParsableCommand {
         let connection = try ClusterConnection.open(
             brokers: self.options.brokers(configuration: configuration),
             settings: configuration.kafka,
-            clusters: configuration.clusters,
+            clusters: configuration.clusterNames,
             logger: logger
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -33,7 +33,7 @@ struct DevCommand: AsyncParsableCommand {
             services += try PlannerServices.make(configuration: configuration, dataDir: self.worker.dataDir, bootstrapServers: connection.bootstrapServers, logger: logger)
             // One worker for the apps without a cluster and one per cluster, as separate groups would run them.
             var workerOptions = self.worker
-            for cluster in [nil] + configuration.clusters.map(Optional.some) {
+            for cluster in [nil] + configuration.clusterNames.map(Optional.some) {
                 services += try WorkerServices.make(configuration: configuration, options: workerOptions, cluster: cluster, bootstrapServers: connection.bootstrapServers, logger: logger)
                 workerOptions.httpAddress = nil  // one status endpoint: the default group's worker
             }

@@ -25,7 +25,7 @@ struct NotifyCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try self.options.bootstrapLogging(label: "tributary.notifier")
         let configuration = try self.options.loadRequiredConfiguration(for: "notify")
-        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusters, logger: logger)
+        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusterNames, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = connection.embeddedBroker.map { [.init(service: $0)] } ?? []
         services += try NotifierServices.make(
             configuration: configuration, bootstrapServers: connection.bootstrapServers, sessionTimeout: .seconds(self.sessionTimeout),

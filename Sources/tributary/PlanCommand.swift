@@ -30,7 +30,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try self.options.bootstrapLogging(label: "tributary.planner")
         let configuration = try self.options.loadRequiredConfiguration(for: "plan")
-        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusters, logger: logger)
+        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusterNames, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = connection.embeddedBroker.map { [.init(service: $0)] } ?? []
         services += try PlannerServices.make(
             configuration: configuration, dataDir: self.dataDir, sessionTimeout: .seconds(self.sessionTimeout),

@@ -25,7 +25,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try self.options.bootstrapLogging(label: "tributary.worker")
         let configuration = try self.options.loadRequiredConfiguration(for: "worker")
-        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusters, logger: logger)
+        let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusterNames, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = connection.embeddedBroker.map { [.init(service: $0)] } ?? []
         services += try WorkerServices.make(configuration: configuration, options: self.worker, cluster: self.cluster, bootstrapServers: connection.bootstrapServers, logger: logger)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

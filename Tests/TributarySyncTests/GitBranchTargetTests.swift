@@ -108,8 +108,8 @@ struct GitBranchTargetTests {
         _ = await engine.sync(configuration.app(named: "cart")!, trigger: .change(self.fixture.change(after: commit), id: "c1"))
         let head = try run(["git", "-C", self.destination.path, "log", "-1", "--format=%B", "rendered/all"])
         #expect(head.contains("Tributary-App: cart"))
-        let shop = try #require(engine.targets["shop"])
-        let cart = try #require(engine.targets["cart"])
+        let shop = try #require(engine.targets["shop"] as? GitBranchTarget)
+        let cart = try #require(engine.targets["cart"] as? GitBranchTarget)
         // The head is cart's commit: it says nothing about what shop holds.
         #expect(try await shop.inventory()?.revision == nil)
         #expect(try await cart.inventory()?.revision == commit)

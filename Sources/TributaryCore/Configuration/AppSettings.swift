@@ -34,8 +34,29 @@ public struct ProjectSettings: Sendable {
     public var name: String
     /// `sourceRepos`: repository URL globs. Default: none allowed.
     public var sourceRepos: [Glob] = []
-    /// `destinations`: `directory:/path/*` or `git:url` globs. Default: none allowed.
+    /// `destinations`: `directory:/path/*`, `git:url` or `kubernetes:CLUSTER/NAMESPACE` globs,
+    /// or Argo CD's `{ name, namespace, server }` entries whose globs match a cluster's name (or
+    /// server URL) and the namespace. Default: none allowed.
     public var destinations: [Glob] = []
+    public var clusterDestinations: [ClusterDestination] = []
+
+    /// An AppProject `destinations` entry; an absent field matches anything.
+    public struct ClusterDestination: Sendable {
+        public var name: Glob?
+        public var server: Glob?
+        public var namespace: Glob?
+
+        /// Whether the cluster (`name` at `server`) and namespace are allowed. `*` matches across `/`
+        /// here, as in Argo CD, so `https://*` matches any URL.
+        public func allows(name clusterName: String, server clusterServer: String?, namespace targetNamespace: String) -> Bool {
+            func matches(_ glob: Glob?, _ text: String) -> Bool {
+                guard let glob else { return true }
+                return Glob(glob.pattern.replacingOccurrences(of: "**", with: "*").replacingOccurrences(of: "*", with: "**")).matches(text)
+            }
+            return matches(self.name, clusterName) && (self.server == nil || clusterServer.map { matches(self.server, $0) } == true)
+                && matches(self.namespace, targetNamespace)
+        }
+    }
 
     /// The implicit `default` project, as in Argo CD: everything allowed.
     public static let implicitDefault = ProjectSettings(name: "default", sourceRepos: [Glob("**")], destinations: [Glob("**")])
@@ -50,7 +71,19 @@ public struct ProjectSettings: Sendable {
         let mapping = try node.mapping(allowedKeys: ["name", "sourceRepos", "destinations"])
         self.name = try mapping.required("name").string()
         self.sourceRepos = try mapping["sourceRepos"]?.stringList().map(Glob.init) ?? []
-        self.destinations = try mapping["destinations"]?.stringList().map(Glob.init) ?? []
+        for entry in try mapping["destinations"]?.sequence() ?? [] {
+            if case .mapping = entry.node {
+                let fields = try entry.mapping(allowedKeys: ["name", "server", "namespace"])
+                self.clusterDestinations.append(
+                    ClusterDestination(
+                        name: (try fields["name"]?.string()).map(Glob.init), server: (try fields["server"]?.string()).map(Glob.init),
+                        namespace: (try fields["namespace"]?.string()).map(Glob.init)
+                    )
+                )
+            } else {
+                self.destinations.append(Glob(try entry.string()))
+            }
+        }
     }
 }
 
@@ -65,6 +98,11 @@ public struct AppSettings: Sendable {
     /// the default group (workers started without `--cluster`).
     public var cluster: String?
     public var syncPolicy: SyncPolicy = .init()
+    /// `ignoreDifferences`. Default none.
+    public var ignoreDifferences: [IgnoreDifference] = []
+    /// `destination.server` when the app names its cluster by URL; resolved to `cluster` once
+    /// `clusters` is read.
+    var destinationServer: String?
     /// The file and line the app was declared at, for messages.
     public var file: String
     public var line: Int?
@@ -88,14 +126,31 @@ public struct AppSettings: Sendable {
         case directory(String)
         /// `{ git: { repoURL, branch, path } }`: a rendered-manifests branch.
         case git(repoURL: String, branch: String, path: String)
+        /// `{ name: CLUSTER, namespace: NS }` (or `server: URL`): a Kubernetes cluster from
+        /// `clusters`; `namespace` is given to namespaced objects that name none.
+        case kubernetes(cluster: String, namespace: String?)
 
-        /// The string projects' `destinations` globs match: `directory:/path` or `git:url`.
+        /// The string projects' `destinations` globs match: `directory:/path`, `git:url` or
+        /// `kubernetes:CLUSTER/NAMESPACE`.
         public var description: String {
             switch self {
             case .directory(let path): "directory:\(path)"
             case .git(let url, let branch, _): "git:\(url)#\(branch)"
+            case .kubernetes(let cluster, let namespace): "kubernetes:\(cluster)/\(namespace ?? "")"
             }
         }
+    }
+
+    /// `ignoreDifferences[]`, as in Argo CD's Application: fields of matching objects that drift
+    /// detection does not count (Flux calls these `driftIgnoreRules`).
+    public struct IgnoreDifference: Sendable {
+        /// `group` (empty: core), `kind`; `name` and `namespace` optional (nil: any).
+        public var group: String
+        public var kind: String
+        public var name: String?
+        public var namespace: String?
+        /// `jsonPointers`: RFC 6901 pointers (`/spec/replicas`); a field under one is ignored too.
+        public var jsonPointers: [String]
     }
 
     public struct SyncPolicy: Sendable {
@@ -105,6 +160,27 @@ public struct AppSettings: Sendable {
         public var retry = Retry()
         /// `interval`: periodic reconcile. Default 3 min.
         public var interval: Duration = .seconds(180)
+        /// `syncOptions`, Argo CD's `Key=value` strings. Kubernetes destinations only.
+        public var options = Options()
+        /// `waitForHealth`: a Kubernetes sync succeeds only once every object is healthy, each
+        /// wave waiting for the previous one; nil: succeed once applied. Default nil.
+        public var waitForHealth: Duration?
+
+        public struct Options: Sendable {
+            /// `CreateNamespace=true`: create the destination namespace when missing. Default false.
+            public var createNamespace = false
+            /// `PrunePropagationPolicy=foreground|background|orphan`. Default foreground.
+            public var prunePropagationPolicy = "Foreground"
+            /// `ForceConflicts=false` (kubectl's `--force-conflicts`): server-side apply fails with a
+            /// conflict naming the fields and their manager instead of taking fields another
+            /// manager set. Default true, as Argo CD and Flux apply: the repository wins.
+            public var force = true
+            /// `PruneLast=true`: prune after every wave is applied. Pruning runs last anyway; accepted for Argo CD manifests.
+            public var pruneLast = false
+
+            /// Every key `syncOptions` accepts.
+            static let keys = ["CreateNamespace", "PrunePropagationPolicy", "ForceConflicts", "PruneLast", "ServerSideApply"]
+        }
 
         public struct Automated: Sendable {
             public var prune = false
@@ -120,7 +196,7 @@ public struct AppSettings: Sendable {
     }
 
     init(node: ConfigurationNode) throws {
-        let mapping = try node.mapping(allowedKeys: ["name", "project", "source", "destination", "syncPolicy"])
+        let mapping = try node.mapping(allowedKeys: ["name", "project", "source", "destination", "syncPolicy", "ignoreDifferences"])
         self.file = node.file
         self.line = node.line
         self.name = try mapping.required("name").string()
@@ -148,7 +224,7 @@ public struct AppSettings: Sendable {
         }
 
         let destinationNode = try mapping.required("destination")
-        let destination = try destinationNode.mapping(allowedKeys: ["name", "directory", "git"])
+        let destination = try destinationNode.mapping(allowedKeys: ["name", "server", "namespace", "directory", "git"])
         if let value = destination["name"] {
             let name = try value.string()
             // It names a topic (`<prefix>.requests.<name>`) and a consumer group.
@@ -157,7 +233,20 @@ public struct AppSettings: Sendable {
             }
             self.cluster = name
         }
+        if let server = destination["server"] { self.destinationServer = try server.string() }
+        let namespace = try destination["namespace"]?.string()
+        if let namespace, namespace.range(of: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", options: .regularExpression) == nil {
+            throw try destination.required("namespace").error("not a namespace name (lower-case letters, digits and '-', at most 63)")
+        }
+        if destination["directory"] != nil || destination["git"] != nil {
+            if let key = ["namespace", "server"].first(where: { destination[$0] != nil }) {
+                throw try destination.required(key).error("\(key) belongs to a Kubernetes destination, not a directory or git one")
+            }
+        }
         switch (destination["directory"], destination["git"]) {
+        case (nil, nil) where self.cluster != nil || self.destinationServer != nil:
+            // Resolved against `clusters` by TributaryConfiguration (a server URL names its cluster there).
+            self.destination = .kubernetes(cluster: self.cluster ?? "", namespace: namespace)
         case (let directory?, nil):
             self.destination = .directory(try directory.string())
         case (nil, let git?):
@@ -168,11 +257,11 @@ public struct AppSettings: Sendable {
                 path: try fields["path"]?.string() ?? "."
             )
         default:
-            throw destinationNode.error("a destination is exactly one of { directory: PATH } or { git: { repoURL, branch, path } }, optionally with name: CLUSTER")
+            throw destinationNode.error("a destination is a cluster { name: CLUSTER, namespace: NS } (or server: URL), or exactly one of { directory: PATH } or { git: { repoURL, branch, path } } optionally with name: CLUSTER")
         }
 
         if let policyNode = mapping["syncPolicy"] {
-            let policy = try policyNode.mapping(allowedKeys: ["automated", "retry", "interval"])
+            let policy = try policyNode.mapping(allowedKeys: ["automated", "retry", "interval", "syncOptions", "waitForHealth"])
             if let automatedNode = policy["automated"] {
                 let automated = try automatedNode.mapping(allowedKeys: ["prune", "selfHeal"])
                 self.syncPolicy.automated = .init(
@@ -196,6 +285,56 @@ public struct AppSettings: Sendable {
                 }
             }
             if let interval = policy["interval"] { self.syncPolicy.interval = try interval.duration() }
+            if let options = policy["syncOptions"] {
+                for entry in try options.sequence() {
+                    try Self.read(option: entry, into: &self.syncPolicy.options)
+                }
+            }
+            if let wait = policy["waitForHealth"] { self.syncPolicy.waitForHealth = try wait.duration() }
+            if case .kubernetes = self.destination {} else if let key = ["syncOptions", "waitForHealth"].first(where: { policy[$0] != nil }) {
+                throw try policy.required(key).error("\(key) applies to Kubernetes destinations only")
+            }
+        }
+        if let ignoreNode = mapping["ignoreDifferences"] {
+            for entry in try ignoreNode.sequence() {
+                let fields = try entry.mapping(allowedKeys: ["group", "kind", "name", "namespace", "jsonPointers"])
+                let pointers = try fields.required("jsonPointers").stringList()
+                for pointer in pointers where !pointer.hasPrefix("/") {
+                    throw try fields.required("jsonPointers").error("a JSON pointer starts with /: \(pointer)")
+                }
+                self.ignoreDifferences.append(
+                    IgnoreDifference(
+                        group: try fields["group"]?.string() ?? "", kind: try fields.required("kind").string(),
+                        name: try fields["name"]?.string(), namespace: try fields["namespace"]?.string(), jsonPointers: pointers
+                    )
+                )
+            }
+        }
+    }
+
+    private static func read(option node: ConfigurationNode, into options: inout SyncPolicy.Options) throws {
+        let text = try node.string()
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, SyncPolicy.Options.keys.contains(parts[0]) else {
+            throw node.error("unknown sync option \(text) (known: \(SyncPolicy.Options.keys.map { "\($0)=..." }.joined(separator: ", ")))")
+        }
+        func flag() throws -> Bool {
+            switch parts[1] {
+            case "true": return true
+            case "false": return false
+            default: throw node.error("\(parts[0]) is true or false")
+            }
+        }
+        switch parts[0] {
+        case "CreateNamespace": options.createNamespace = try flag()
+        case "ForceConflicts": options.force = try flag()
+        case "PruneLast": options.pruneLast = try flag()
+        case "ServerSideApply":
+            guard try flag() else { throw node.error("Tributary always applies server-side; ServerSideApply=false is not supported") }
+        default:
+            let policies = ["foreground": "Foreground", "background": "Background", "orphan": "Orphan"]
+            guard let policy = policies[parts[1].lowercased()] else { throw node.error("PrunePropagationPolicy is foreground, background or orphan") }
+            options.prunePropagationPolicy = policy
         }
     }
 }

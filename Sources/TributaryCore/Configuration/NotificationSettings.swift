@@ -15,6 +15,7 @@ public struct NotificationSettings: Sendable {
         "on-sync-failed": .failed,
         "on-drift-detected": .driftDetected,
         "on-healed": .healed,
+        "on-health-changed": .healthChanged,
     ]
 
     /// The trigger named `name`: its declaration narrowing the built-in one, or the built-in alone.

@@ -12,6 +12,8 @@ public struct TributaryConfiguration: Sendable {
     public var repositories: [RepositorySettings] = []
     /// `projects`: allow-lists for apps' sources and destinations.
     public var projects: [ProjectSettings] = []
+    /// `clusters`: Kubernetes API servers and their credentials.
+    public var clusters: [ClusterSettings] = []
     /// `apps`: what to render and where to sync it.
     public var apps: [AppSettings] = []
     /// `sinks`, `triggers`, `subscriptions`, `templates`: notifications.
@@ -62,6 +64,12 @@ public struct TributaryConfiguration: Sendable {
             case "webhooks": configuration.webhooks = try WebhookSettings(node: node)
             case "repositories": configuration.repositories = try node.sequence().map(RepositorySettings.init(node:))
             case "projects": configuration.projects = try node.sequence().map(ProjectSettings.init(node:))
+            case "clusters":
+                for entry in try node.sequence() {
+                    let cluster = try ClusterSettings(node: entry)
+                    guard configuration.cluster(named: cluster.name) == nil else { throw entry.error("cluster \(cluster.name) is declared twice") }
+                    configuration.clusters.append(cluster)
+                }
             case "apps":
                 for entry in try node.sequence() {
                     let app = try AppSettings(node: entry)
@@ -99,6 +107,10 @@ public struct TributaryConfiguration: Sendable {
         for app in configuration.apps where configuration.project(named: app.project) == nil {
             throw ConfigurationError(file: file, line: app.line, key: "apps.\(app.name).project", message: "no project named \(app.project)")
         }
+        // Apps may name clusters declared after them: resolve once everything is read.
+        for index in configuration.apps.indices {
+            try configuration.resolveCluster(ofAppAt: index)
+        }
         return configuration
     }
 
@@ -112,8 +124,41 @@ public struct TributaryConfiguration: Sendable {
         self.apps.first { $0.name == name }
     }
 
-    /// The clusters apps name in `destination.name`, sorted.
-    public var clusters: [String] {
+    /// A declared Kubernetes cluster.
+    public func cluster(named name: String) -> ClusterSettings? {
+        self.clusters.first { $0.name == name }
+    }
+
+    /// A Kubernetes destination names a declared cluster, by name or by server URL.
+    private mutating func resolveCluster(ofAppAt index: Int) throws {
+        let app = self.apps[index]
+        guard case .kubernetes(_, let namespace) = app.destination else { return }
+        func fail(_ message: String) -> ConfigurationError {
+            ConfigurationError(file: app.file, line: app.line, key: "apps.\(app.name).destination", message: message)
+        }
+        let cluster: ClusterSettings
+        if let name = app.cluster {
+            guard let declared = self.cluster(named: name) else {
+                throw fail("no cluster named \(name); declared: \(self.clusters.map(\.name).joined(separator: ", ").ifEmpty("none"))")
+            }
+            if let server = app.destinationServer, declared.server != nil, declared.server != server {
+                throw fail("cluster \(name) is at \(declared.server!), not \(server)")
+            }
+            cluster = declared
+        } else {
+            let server = app.destinationServer ?? ""
+            let matches = self.clusters.filter { $0.server == server }
+            guard matches.count == 1 else {
+                throw fail(matches.isEmpty ? "no cluster has server \(server); give the cluster's name instead" : "several clusters have server \(server); give the cluster's name instead")
+            }
+            cluster = matches[0]
+        }
+        self.apps[index].cluster = cluster.name
+        self.apps[index].destination = .kubernetes(cluster: cluster.name, namespace: namespace)
+    }
+
+    /// The clusters apps name in `destination.name` (their worker groups), sorted.
+    public var clusterNames: [String] {
         Set(self.apps.compactMap(\.cluster)).sorted()
     }
 
@@ -123,7 +168,7 @@ public struct TributaryConfiguration: Sendable {
         return self.repositories.first { $0.url == url || (key != nil && RepositoryKey(url: $0.url) == key) }
     }
 
-    static let topLevelKeys: Set<String> = ["kafka", "listener", "webhooks", "repositories", "projects", "apps", "sinks", "triggers", "subscriptions", "templates"]
+    static let topLevelKeys: Set<String> = ["kafka", "listener", "webhooks", "repositories", "projects", "clusters", "apps", "sinks", "triggers", "subscriptions", "templates"]
 }
 
 extension ConfigurationError {
@@ -137,4 +182,8 @@ extension ConfigurationError {
             self.init(file: file, line: nil, key: "", message: "invalid YAML: \(yamlError)")
         }
     }
+}
+
+extension String {
+    fileprivate func ifEmpty(_ replacement: String) -> String { self.isEmpty ? replacement : self }
 }

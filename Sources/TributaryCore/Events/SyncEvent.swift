@@ -27,6 +27,8 @@ public struct SyncEvent: Codable, Hashable, Sendable {
     public var cluster: String?
     /// Counts of what the sync did.
     public var resources: ResourceCounts?
+    /// The app's health after the sync, for Kubernetes destinations.
+    public var health: Health?
     /// Why it failed or was skipped; never contains a secret.
     public var message: String?
     /// For failures caused by a file: where.
@@ -89,7 +91,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case app, project, repository, ref, revision, previousRevision, phase, attempt, trigger, destination, cluster, resources
+        case app, project, repository, ref, revision, previousRevision, phase, attempt, trigger, destination, cluster, resources, health
         case message, error, changeID, deliveryID, receivedAt, startedAt, finishedAt, timings, durationMilliseconds
     }
 
@@ -107,6 +109,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         self.destination = try container.decode(String.self, forKey: .destination)
         self.cluster = try container.decodeIfPresent(String.self, forKey: .cluster)
         self.resources = try container.decodeIfPresent(ResourceCounts.self, forKey: .resources)
+        self.health = try container.decodeIfPresent(Health.self, forKey: .health)
         self.message = try container.decodeIfPresent(String.self, forKey: .message)
         self.error = try container.decodeIfPresent(SourceError.self, forKey: .error)
         self.changeID = try container.decodeIfPresent(String.self, forKey: .changeID)
@@ -131,6 +134,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         try container.encode(self.destination, forKey: .destination)
         try container.encodeIfPresent(self.cluster, forKey: .cluster)
         try container.encodeIfPresent(self.resources, forKey: .resources)
+        try container.encodeIfPresent(self.health, forKey: .health)
         try container.encodeIfPresent(self.message, forKey: .message)
         try container.encodeIfPresent(self.error, forKey: .error)
         try container.encodeIfPresent(self.changeID, forKey: .changeID)
@@ -169,6 +173,20 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         case driftDetected = "drift-detected"
         /// Drift was repaired (self-heal).
         case healed
+        /// The app's health changed since the last event (Kubernetes destinations).
+        case healthChanged = "health-changed"
+    }
+
+    /// An app's health, in gitops-engine's terms: `Healthy`, `Suspended`, `Progressing`,
+    /// `Missing`, `Degraded` or `Unknown`, with the reason of its least healthy object.
+    public struct Health: Codable, Hashable, Sendable {
+        public var status: String
+        public var message: String?
+
+        public init(status: String, message: String? = nil) {
+            self.status = status
+            self.message = message
+        }
     }
 
     public struct ResourceCounts: Codable, Hashable, Sendable {

@@ -9,7 +9,7 @@ import TributaryCore
 /// link is replaced with `rename(2)`, so readers see the old revision or the new one, never a mix.
 /// Files Tributary did not write (not in the inventory) are carried into each new generation
 /// untouched.
-public struct DirectoryTarget: SyncTarget {
+public struct DirectoryTarget: FileSyncTarget {
     public let path: String
 
     public init(path: String) {

@@ -7,7 +7,7 @@ import TributaryGit
 ///
 /// No commit is made when the rendered tree is unchanged; a push rejected because someone else
 /// pushed first is fetched again and retried. The inventory lives in the branch under `directory`.
-public struct GitBranchTarget: SyncTarget {
+public struct GitBranchTarget: FileSyncTarget {
     public let remote: GitRemote
     public let branch: String
     /// Where in the branch the files go; `.` for the root.

@@ -1,26 +1,70 @@
 import Foundation
 import TributaryCore
+import TributaryRender
 
-/// Where an app's rendered manifests go. A target owns only what it wrote, recorded in an
-/// inventory kept with the target, and applies a revision atomically.
-///
-/// Kubernetes server-side apply will be a third conformer; the interface is phrased in terms of
-/// resources and an inventory for that reason, not files.
+/// Where an app's rendered manifests go: a directory, a git branch or a Kubernetes cluster. A
+/// target owns only what it wrote, recorded in an inventory kept with the target.
 public protocol SyncTarget: Sendable {
-    /// As projects' `destinations` globs see it: `directory:/path`, `git:url#branch`.
+    /// As projects' `destinations` globs see it: `directory:/path`, `git:url#branch`,
+    /// `kubernetes:cluster/namespace`.
     var destination: String { get }
 
-    /// The inventory of the last successful apply, nil before the first.
-    func inventory() async throws -> TargetInventory?
+    /// The source revision of the last successful apply, from the target's inventory; nil before the first.
+    func appliedRevision() async throws -> String?
 
-    /// Makes the target hold exactly `resources` (plus, without prune, earlier resources no longer
+    /// Makes the target hold `manifests` (plus, without prune, earlier resources no longer
     /// rendered), recording them in the inventory.
     ///
-    /// - Throws: `SyncError`; on any error the target keeps its previous state.
-    func apply(_ resources: [RenderedResource], context: ApplyContext) async throws -> SyncEvent.ResourceCounts
+    /// - Throws: `SyncError`; on an error caught before anything is written the target keeps its
+    ///   previous state.
+    func apply(_ manifests: [Manifest], context: ApplyContext) async throws -> ApplyOutcome
 
-    /// Owned resources that no longer match the inventory (edited or deleted by someone else).
+    /// Whether `drift(from:)` needs the manifests of the applied revision (rendered again), or
+    /// compares with its inventory alone.
+    var comparesWithManifests: Bool { get }
+
+    /// Owned resources that no longer match what was applied (edited or deleted by someone else).
+    func drift(from manifests: [Manifest]) async throws -> DriftReport
+
+    /// The health of what the target holds; nil for targets without one (files).
+    func health() async throws -> SyncEvent.Health?
+}
+
+/// What an apply did.
+public struct ApplyOutcome: Sendable {
+    public var counts: SyncEvent.ResourceCounts
+    /// The app's health once applied, for targets that have one.
+    public var health: SyncEvent.Health?
+
+    public init(counts: SyncEvent.ResourceCounts, health: SyncEvent.Health? = nil) {
+        self.counts = counts
+        self.health = health
+    }
+}
+
+/// A target of files (a directory, a branch): one file per resource, a digest inventory.
+protocol FileSyncTarget: SyncTarget {
+    func inventory() async throws -> TargetInventory?
+    func apply(_ resources: [RenderedResource], context: ApplyContext) async throws -> SyncEvent.ResourceCounts
     func drift() async throws -> DriftReport
+}
+
+extension FileSyncTarget {
+    public func appliedRevision() async throws -> String? {
+        try await self.inventory()?.revision
+    }
+
+    public func apply(_ manifests: [Manifest], context: ApplyContext) async throws -> ApplyOutcome {
+        ApplyOutcome(counts: try await self.apply(ResourceLayout.resources(for: manifests), context: context))
+    }
+
+    public var comparesWithManifests: Bool { false }
+
+    public func drift(from manifests: [Manifest]) async throws -> DriftReport {
+        try await self.drift()
+    }
+
+    public func health() async throws -> SyncEvent.Health? { nil }
 }
 
 /// One resource as the target stores it.

@@ -1,0 +1,222 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Synchronization
+
+/// A Kubernetes API client for what a sync needs: discovery, get, list, server-side apply
+/// (optionally dry-run) and delete. JSON over HTTPS through async-http-client's shared client,
+/// with this cluster's TLS settings on each request, so no client needs shutting down.
+public final class KubernetesClient: Sendable {
+    public let connection: KubernetesConnection
+    private let tls: TLSConfiguration?
+    private let userAgent: String
+    private let timeout: TimeAmount
+    /// Discovery by group/version, then kind; a group/version is fetched again when a kind is
+    /// missing from it (a CRD applied since).
+    private let discovery = Mutex<[String: [String: APIResource]]>([:])
+    private let execCredential = Mutex<ExecCredentialPlugin.Credential?>(nil)
+
+    /// - Throws: `KubernetesError.credentials` when a certificate or key cannot be parsed.
+    public init(connection: KubernetesConnection, userAgent: String = "tributary", timeout: Duration = .seconds(30)) throws {
+        self.connection = connection
+        self.userAgent = userAgent
+        self.timeout = .milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        guard connection.server.hasPrefix("https://") else {
+            self.tls = nil
+            return
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            if let authority = connection.certificateAuthority {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(authority))
+            }
+            if let client = connection.clientCertificate {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(client.certificate).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: client.key, format: .pem))
+            }
+        } catch {
+            throw KubernetesError(code: .credentials, message: "a certificate or key for \(connection.server) is not valid PEM")
+        }
+        if connection.insecureSkipTLSVerify { tls.certificateVerification = .none }
+        self.tls = tls
+    }
+
+    // MARK: Discovery
+
+    /// How the API serves `kind` at `apiVersion`.
+    ///
+    /// - Throws: `KubernetesError.unknownKind` when the server does not serve it, even after
+    ///   discovery is fetched again.
+    public func resource(apiVersion: String, kind: String) async throws -> APIResource {
+        if let known = self.discovery.withLock({ $0[apiVersion]?[kind] }) { return known }
+        let resources = try await self.discover(apiVersion)
+        guard let resource = resources[kind] else {
+            throw KubernetesError(code: .unknownKind, message: "the server does not serve kind \(kind) in \(apiVersion)")
+        }
+        return resource
+    }
+
+    /// Fetches one group/version's resource list again.
+    @discardableResult
+    public func discover(_ groupVersion: String) async throws -> [String: APIResource] {
+        let path = groupVersion.contains("/") ? "/apis/\(groupVersion)" : "/api/\(groupVersion)"
+        let document: JSONValue
+        do {
+            document = try await self.send(.GET, path)
+        } catch let error as KubernetesError where error.code == .notFound {
+            throw KubernetesError(code: .unknownKind, status: 404, message: "the server does not serve \(groupVersion)")
+        }
+        var resources: [String: APIResource] = [:]
+        for entry in document["resources"]?.array ?? [] {
+            guard let name = entry["name"]?.string, !name.contains("/"), let kind = entry["kind"]?.string else { continue }
+            resources[kind] = APIResource(groupVersion: groupVersion, kind: kind, name: name, namespaced: entry["namespaced"]?.bool ?? false)
+        }
+        self.discovery.withLock { $0[groupVersion] = resources }
+        return resources
+    }
+
+    // MARK: Verbs
+
+    /// The live object, nil when it does not exist.
+    public func get(_ reference: ObjectReference) async throws -> JSONValue? {
+        let resource = try await self.resource(apiVersion: reference.apiVersion, kind: reference.kind)
+        do {
+            return try await self.send(.GET, resource.path(namespace: reference.namespace, name: reference.name))
+        } catch let error as KubernetesError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    /// Objects of a kind, in a namespace or everywhere, optionally by label selector.
+    public func list(apiVersion: String, kind: String, namespace: String? = nil, labelSelector: String? = nil) async throws -> [JSONValue] {
+        let resource = try await self.resource(apiVersion: apiVersion, kind: kind)
+        var query: [(String, String)] = []
+        if let labelSelector { query.append(("labelSelector", labelSelector)) }
+        let list = try await self.send(.GET, resource.path(namespace: namespace), query: query)
+        return (list["items"]?.array ?? []).map { item in
+            // List items omit apiVersion and kind.
+            var item = item
+            item["apiVersion"] = .string(apiVersion)
+            item["kind"] = .string(kind)
+            return item
+        }
+    }
+
+    /// Server-side apply: `PATCH` with `application/apply-patch+yaml` (JSON is YAML).
+    ///
+    /// - Parameters:
+    ///   - force: take fields another manager owns instead of failing with a conflict.
+    ///   - dryRun: `dryRun=All`: validation, admission and conflicts, nothing persisted.
+    /// - Returns: the object as the server holds it afterwards (or would).
+    public func apply(_ object: JSONValue, fieldManager: String, force: Bool, dryRun: Bool = false) async throws -> JSONValue {
+        guard let reference = ObjectReference(of: object) else {
+            throw KubernetesError(code: .invalid, message: "an object needs apiVersion, kind and metadata.name")
+        }
+        let resource = try await self.resource(apiVersion: reference.apiVersion, kind: reference.kind)
+        var query = [("fieldManager", fieldManager)]
+        if force { query.append(("force", "true")) }
+        if dryRun { query.append(("dryRun", "All")) }
+        return try await self.send(
+            .PATCH, resource.path(namespace: reference.namespace, name: reference.name), query: query,
+            body: object.encoded(), contentType: "application/apply-patch+yaml"
+        )
+    }
+
+    /// Deletes an object; false when it was already gone.
+    ///
+    /// - Parameter propagation: `Foreground`, `Background` or `Orphan`.
+    public func delete(_ reference: ObjectReference, propagation: String, dryRun: Bool = false) async throws -> Bool {
+        let resource = try await self.resource(apiVersion: reference.apiVersion, kind: reference.kind)
+        let options: JSONValue = .object(["kind": .string("DeleteOptions"), "apiVersion": .string("v1"), "propagationPolicy": .string(propagation)])
+        do {
+            _ = try await self.send(
+                .DELETE, resource.path(namespace: reference.namespace, name: reference.name),
+                query: dryRun ? [("dryRun", "All")] : [], body: options.encoded(), contentType: "application/json"
+            )
+            return true
+        } catch let error as KubernetesError where error.code == .notFound {
+            return false
+        }
+    }
+
+    // MARK: Transport
+
+    /// One request; a 2xx JSON body comes back parsed, anything else as `KubernetesError`.
+    public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, contentType: String? = nil) async throws -> JSONValue {
+        do {
+            return try await self.attempt(method, path, query: query, body: body, contentType: contentType)
+        } catch let error as KubernetesError where error.code == .unauthorized {
+            // An exec plugin's token may have been revoked before its stated expiry: ask once more.
+            guard case .exec = self.connection.token, self.execCredential.withLock({ $0.take() }) != nil else { throw error }
+            return try await self.attempt(method, path, query: query, body: body, contentType: contentType)
+        }
+    }
+
+    private func attempt(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: [UInt8]?, contentType: String?) async throws -> JSONValue {
+        var components = URLComponents()
+        components.queryItems = query.isEmpty ? nil : query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let encodedQuery = components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
+        var request = HTTPClientRequest(url: self.connection.server + path + encodedQuery)
+        request.method = method
+        request.tlsConfiguration = self.tls
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: self.userAgent)
+        if let token = try await self.token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType ?? "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: self.timeout)
+            bytes = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            throw KubernetesError(code: .unreachable, message: "\(self.connection.server) did not answer \(method) \(path): \(Self.describe(error))")
+        }
+        let document = try? JSONValue(json: bytes.readableBytesView)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            throw KubernetesError(status: Int(response.status.code), body: document)
+        }
+        guard let document else {
+            throw KubernetesError(code: .unreachable, status: Int(response.status.code), message: "\(method) \(path): the answer is not JSON")
+        }
+        return document
+    }
+
+    private func token() async throws -> String? {
+        switch self.connection.token {
+        case nil: return nil
+        case .fixed(let token): return token
+        case .provider(let provide):
+            do {
+                return try provide()
+            } catch {
+                throw KubernetesError(code: .credentials, message: "the token for \(self.connection.server) cannot be read: \(error)")
+            }
+        case .file(let path):
+            var text = String(decoding: try KubernetesConnection.read(path, what: "token file"), as: UTF8.self)
+            while text.last?.isWhitespace == true { text.removeLast() }
+            return text
+        case .exec(let plugin):
+            // A token is used until a minute before it expires, as client-go does.
+            if let cached = self.execCredential.withLock({ $0 }), cached.expiresAt.map({ $0.timeIntervalSinceNow > 60 }) ?? true {
+                return cached.token
+            }
+            let credential = try await plugin.run()
+            self.execCredential.withLock { $0 = credential }
+            return credential.token
+        }
+    }
+
+    /// What went wrong on the wire, without the request (whose headers hold the token).
+    static func describe(_ error: any Error) -> String {
+        // The server URL holds no secret (unlike a webhook URL), so the client's description may stay.
+        if let error = error as? HTTPClientError { return "\(error)" }
+        if let error = error as? NIOSSLError { return "TLS: \(error)" }
+        if let error = error as? BoringSSLError { return "TLS: \(error)" }
+        return "\(type(of: error)): \(error)"
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+import TributaryCore
+import TributaryKubernetes
+import TributaryRender
+
+/// A Kubernetes cluster as a sync target: server-side apply under field manager `tributary`,
+/// after a dry-run of the whole set; an inventory ConfigMap per app (written before anything is
+/// applied, so a crash never leaves an applied object outside it); prune of what the previous
+/// inventory holds and the rendering no longer does; drift as a forced dry-run apply diffed
+/// against the live object; health as gitops-engine assesses it.
+public struct KubernetesTarget: SyncTarget {
+    let client: KubernetesClient
+    let cluster: String
+    /// The destination namespace, given to namespaced objects that name none.
+    let namespace: String?
+    let app: String
+    let inventoryNamespace: String
+    let options: AppSettings.SyncPolicy.Options
+    let waitForHealth: Duration?
+    let ignoreDifferences: [AppSettings.IgnoreDifference]
+    /// How often health is polled while waiting for it.
+    var healthPollInterval: Duration = .milliseconds(250)
+
+    init(client: KubernetesClient, cluster: String, app: AppSettings, inventoryNamespace: String) {
+        self.client = client
+        self.cluster = cluster
+        if case .kubernetes(_, let namespace) = app.destination { self.namespace = namespace } else { self.namespace = nil }
+        self.app = app.name
+        self.inventoryNamespace = inventoryNamespace
+        self.options = app.syncPolicy.options
+        self.waitForHealth = app.syncPolicy.waitForHealth
+        self.ignoreDifferences = app.ignoreDifferences
+    }
+
+    public var destination: String { "kubernetes:\(self.cluster)/\(self.namespace ?? "")" }
+
+    public var comparesWithManifests: Bool { true }
+
+    public func appliedRevision() async throws -> String? {
+        try await self.readInventory()?.revision
+    }
+
+    // MARK: Apply
+
+    public func apply(_ manifests: [Manifest], context: ApplyContext) async throws -> ApplyOutcome {
+        let objects = try await self.desiredObjects(manifests)
+        let previous = try await self.readInventory()
+        var counts = SyncEvent.ResourceCounts()
+
+        // Namespaces and CRDs the sync creates: objects that need them are dry-run once they exist.
+        let creating = try await self.namespacesToCreate(objects)
+        let pendingKinds = Set(KubernetesPlan.definedKinds(try KubernetesPlan.parse(manifests)).keys)
+        var servedKinds: Set<String> = []
+        for kind in pendingKinds {
+            let parts = kind.split(separator: " ").map(String.init)
+            if (try? await self.client.resource(apiVersion: parts[0], kind: parts[1])) != nil { servedKinds.insert(kind) }
+        }
+        func deferred(_ object: DesiredObject) -> Bool {
+            creating.contains(object.reference.namespace) || (pendingKinds.contains("\(object.reference.apiVersion) \(object.reference.kind)") && !servedKinds.contains("\(object.reference.apiVersion) \(object.reference.kind)"))
+        }
+
+        // 1. The whole set, dry-run: a rejection fails the sync before anything is applied.
+        let checked = try await self.concurrently(objects.filter { !deferred($0) }) { object in
+            (object.reference, try await self.dryRun(object))
+        }
+        var dryRuns = Dictionary(checked) { first, _ in first }
+
+        // 2. The inventory, before any object: previous ∪ new, still at the previous revision.
+        let previousReferences = previous?.objects ?? []
+        try await self.writeInventory(Set(previousReferences).union(objects.map(\.reference)), revision: previous?.revision)
+
+        // 3. Apply: the destination namespace, then batch by batch.
+        if let namespace = self.namespace, self.options.createNamespace, creating.contains(namespace), !objects.contains(where: { $0.reference.kind == "Namespace" && $0.reference.name == namespace }) {
+            _ = try await self.applyObject(.object(["apiVersion": "v1", "kind": "Namespace", "metadata": .object(["name": .string(namespace)])]), source: "syncOptions CreateNamespace=true")
+        }
+        var applied: [ObjectReference: JSONValue] = [:]
+        let deadline = self.waitForHealth.map { ContinuousClock.now + $0 }
+        let batches = KubernetesPlan.batches(objects)
+        for (index, batch) in batches.enumerated() {
+            if index == 1 || (index == 0 && batch.wave != nil) {
+                // Namespaces and CRDs exist now: dry-run what waited for them before anything else is applied.
+                let waiting = objects.filter { dryRuns[$0.reference] == nil && !applied.keys.contains($0.reference) }
+                for (reference, result) in try await self.concurrently(waiting, { object in (object.reference, try await self.dryRun(object)) }) {
+                    dryRuns[reference] = result
+                }
+            }
+            let known = dryRuns
+            let results = try await self.concurrently(batch.objects) { object -> (ObjectReference, JSONValue, JSONValue) in
+                let before: JSONValue
+                if let known = known[object.reference] { before = known } else { before = try await self.dryRun(object) }
+                let after = try await self.applyObject(object.object, source: object.source, reference: object.reference)
+                return (object.reference, before, after)
+            }
+            for (reference, before, after) in results {
+                applied[reference] = after
+                // A dry-run of a create answers without a resourceVersion; an unchanged object keeps its own.
+                let version = before[path: "metadata.resourceVersion"]?.string ?? ""
+                if version.isEmpty {
+                    counts.created += 1
+                } else if version == after[path: "metadata.resourceVersion"]?.string {
+                    counts.unchanged += 1
+                } else {
+                    counts.updated += 1
+                }
+                if reference.kind == "CustomResourceDefinition", reference.group == "apiextensions.k8s.io" {
+                    try await self.waitUntilEstablished(reference, object: after)
+                }
+            }
+            if let deadline, batch.wave != nil, index + 1 == batches.count || batches[index + 1].wave != batch.wave {
+                try await self.waitUntilHealthy(objects.filter { $0.wave == batch.wave }.map(\.reference), deadline: deadline, wave: batch.wave)
+            }
+        }
+
+        // 4. Prune what the previous inventory holds and the rendering no longer does.
+        let desired = Set(objects.map(\.reference))
+        var kept: [ObjectReference] = []
+        let stale = previousReferences.filter { !desired.contains($0) }
+        let lives = try await self.concurrently(stale) { reference in (reference, try await self.client.get(reference)) }
+        // Reverse wave order, as Argo CD prunes.
+        let ordered = lives.sorted { Self.wave(of: $0.1) > Self.wave(of: $1.1) }
+        for (reference, live) in ordered {
+            switch KubernetesPlan.pruneAction(for: live, app: self.app, prune: context.prune) {
+            case .delete:
+                do {
+                    _ = try await self.client.delete(reference, propagation: self.options.prunePropagationPolicy)
+                } catch let error as KubernetesError {
+                    throw Self.failure(error, doing: "delete", reference, source: "prune")
+                }
+                counts.pruned += 1
+            case .gone:
+                counts.pruned += 1
+            case .keep:
+                kept.append(reference)
+                counts.orphaned += 1
+            case .release:
+                break
+            }
+        }
+
+        // 5. The inventory at the new revision.
+        try await self.writeInventory(desired.union(kept), revision: context.revision)
+        // Waited for: as it is now. Otherwise as the apply answered (a new rollout is Progressing).
+        let health: SyncEvent.Health
+        if deadline != nil {
+            health = self.assess(try await self.concurrently(objects) { ($0.reference, try await self.client.get($0.reference)) })
+        } else {
+            health = self.assess(objects.map { ($0.reference, applied[$0.reference]) })
+        }
+        return ApplyOutcome(counts: counts, health: health)
+    }
+
+    /// The manifests as objects for this destination, kinds looked up in discovery.
+    func desiredObjects(_ manifests: [Manifest]) async throws -> [DesiredObject] {
+        let parsed = try KubernetesPlan.parse(manifests)
+        var scopes = KubernetesPlan.definedKinds(parsed)
+        for (manifest, _) in parsed where scopes["\(manifest.apiVersion) \(manifest.kind)"] == nil {
+            do {
+                let resource = try await self.client.resource(apiVersion: manifest.apiVersion, kind: manifest.kind)
+                scopes["\(manifest.apiVersion) \(manifest.kind)"] = resource.namespaced ? .namespaced : .cluster
+            } catch let error as KubernetesError where error.code == .unknownKind {
+                continue  // prepare names the manifest
+            } catch let error as KubernetesError {
+                throw Self.failure(error, doing: "discover", nil, source: manifest.source)
+            }
+        }
+        return try KubernetesPlan.prepare(parsed, app: self.app, namespace: self.namespace, scopes: scopes)
+    }
+
+    /// Namespaces objects go to that do not exist and that this sync creates (a Namespace object,
+    /// or the destination with `CreateNamespace=true`).
+    private func namespacesToCreate(_ objects: [DesiredObject]) async throws -> Set<String> {
+        var created = Set(objects.filter { $0.reference.kind == "Namespace" && $0.reference.group.isEmpty }.map(\.reference.name))
+        if self.options.createNamespace, let namespace = self.namespace { created.insert(namespace) }
+        var missing: Set<String> = []
+        for namespace in created {
+            let reference = ObjectReference(apiVersion: "v1", kind: "Namespace", namespace: "", name: namespace)
+            do {
+                if try await self.client.get(reference) == nil { missing.insert(namespace) }
+            } catch let error as KubernetesError {
+                throw Self.failure(error, doing: "get", reference, source: "namespace check")
+            }
+        }
+        return missing
+    }
+
+    private func dryRun(_ object: DesiredObject) async throws -> JSONValue {
+        do {
+            return try await self.client.apply(object.object, fieldManager: KubernetesPlan.fieldManager, force: self.options.force, dryRun: true)
+        } catch let error as KubernetesError {
+            throw Self.failure(error, doing: "dry-run apply", object.reference, source: object.source)
+        }
+    }
+
+    private func applyObject(_ object: JSONValue, source: String, reference: ObjectReference? = nil) async throws -> JSONValue {
+        do {
+            return try await self.client.apply(object, fieldManager: KubernetesPlan.fieldManager, force: self.options.force)
+        } catch let error as KubernetesError {
+            throw Self.failure(error, doing: "apply", reference ?? ObjectReference(of: object), source: source)
+        }
+    }
+
+    private func waitUntilEstablished(_ reference: ObjectReference, object: JSONValue) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        var current: JSONValue? = object
+        while true {
+            let established = current?[path: "status.conditions"]?.array?.contains { $0["type"]?.string == "Established" && $0["status"]?.string == "True" } ?? false
+            if established { break }
+            guard ContinuousClock.now < deadline else {
+                throw SyncError(code: .target, message: "\(reference) was applied but is not Established after 60 s")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            current = try await self.client.get(reference)
+        }
+        // Its kinds are served now: the next lookup of them fetches discovery again.
+        if let group = object[path: "spec.group"]?.string {
+            for version in object[path: "spec.versions"]?.array ?? [] {
+                if let name = version["name"]?.string { _ = try? await self.client.discover("\(group)/\(name)") }
+            }
+        }
+    }
+
+    /// `syncPolicy.waitForHealth`: polls the wave's objects until all are healthy; Degraded fails at once.
+    private func waitUntilHealthy(_ references: [ObjectReference], deadline: ContinuousClock.Instant, wave: Int?) async throws {
+        while true {
+            let lives = try await self.concurrently(references) { reference in (reference, try await self.client.get(reference)) }
+            let assessments = lives.map { ($0.0, Health.assess($0.1)) }
+            let worst = Health.worst(assessments)
+            let label = wave.map { "wave \($0)" } ?? "the app"
+            switch worst.status {
+            case .healthy:
+                return
+            case .degraded:
+                throw SyncError(code: .target, message: "not healthy: \(label) is Degraded: \(worst.message ?? "")")
+            default:
+                guard ContinuousClock.now < deadline else {
+                    throw SyncError(code: .target, message: "not healthy after \(Self.describe(self.waitForHealth ?? .zero)): \(label) is \(worst.status.rawValue): \(worst.message ?? "")")
+                }
+                try await Task.sleep(for: self.healthPollInterval)
+            }
+        }
+    }
+
+    // MARK: Drift and health
+
+    public func drift(from manifests: [Manifest]) async throws -> DriftReport {
+        let objects = try await self.desiredObjects(manifests)
+        let results = try await self.concurrently(objects) { object -> (ObjectReference, [String]?) in
+            guard let live = try await self.client.get(object.reference) else { return (object.reference, nil) }
+            // What an apply would make of the live object: fields set by others and defaults stay, so
+            // they are not drift; a field the manifest sets but someone changed (and took) is.
+            let applied: JSONValue
+            do {
+                applied = try await self.client.apply(object.object, fieldManager: KubernetesPlan.fieldManager, force: true, dryRun: true)
+            } catch let error as KubernetesError {
+                throw Self.failure(error, doing: "dry-run apply", object.reference, source: object.source)
+            }
+            return (object.reference, KubernetesPlan.driftedFields(live: live, applied: applied, reference: object.reference, ignoring: self.ignoreDifferences))
+        }
+        var report = DriftReport()
+        for (reference, fields) in results.sorted(by: { $0.0 < $1.0 }) {
+            guard let fields else {
+                report.missing.append("\(reference)")
+                continue
+            }
+            if !fields.isEmpty { report.modified.append("\(reference) (\(fields.joined(separator: ", ")))") }
+        }
+        return report
+    }
+
+    public func health() async throws -> SyncEvent.Health? {
+        guard let inventory = try await self.readInventory() else { return nil }
+        let lives = try await self.concurrently(inventory.objects) { reference in (reference, try await self.client.get(reference)) }
+        return self.assess(lives)
+    }
+
+    private func assess(_ objects: [(ObjectReference, JSONValue?)]) -> SyncEvent.Health {
+        let worst = Health.worst(objects.map { ($0.0, Health.assess($0.1)) })
+        return SyncEvent.Health(status: worst.status.rawValue, message: worst.message)
+    }
+
+    // MARK: Helpers
+
+    /// Runs `body` for each element, up to eight at once (the API server's per-client fairness
+    /// is the limit that matters, not ours); results in input order.
+    func concurrently<Element: Sendable, Result: Sendable>(_ elements: [Element], _ body: @escaping @Sendable (Element) async throws -> Result) async throws -> [Result] {
+        try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            var results: [Result?] = Array(repeating: nil, count: elements.count)
+            var next = 0
+            for _ in 0..<min(8, elements.count) {
+                let index = next
+                group.addTask { (index, try await body(elements[index])) }
+                next += 1
+            }
+            while let (index, result) = try await group.next() {
+                results[index] = result
+                if next < elements.count {
+                    let index = next
+                    group.addTask { (index, try await body(elements[index])) }
+                    next += 1
+                }
+            }
+            return results.map { $0! }
+        }
+    }
+
+    static func wave(of object: JSONValue?) -> Int {
+        let annotations = object?[path: "metadata.annotations"]?.object ?? [:]
+        return ["tributary.dev/sync-wave", "argocd.argoproj.io/sync-wave"].lazy.compactMap { annotations[$0]?.string.flatMap { Int($0) } }.first ?? 0
+    }
+
+    /// A Kubernetes failure as a sync failure naming the verb, the object and the manifest.
+    static func failure(_ error: KubernetesError, doing verb: String, _ reference: ObjectReference?, source: String) -> SyncError {
+        let object = reference.map { "\($0) (\(source))" } ?? source
+        var message: String
+        switch error.code {
+        case .unauthorized:
+            message = "\(verb) \(object): the API server refused the credentials (401)"
+        case .conflict where !error.fields.isEmpty:
+            message = "\(verb) \(object): \(error.message); remove ForceConflicts=false from syncOptions to take these fields over"
+        default:
+            message = "\(verb) \(object): \(error.description)"
+        }
+        if error.code == .notFound, error.message.hasPrefix("namespaces ") { message += " (syncOptions CreateNamespace=true creates the destination namespace)" }
+        return SyncError(code: .target, message: message)
+    }
+
+    static func describe(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        return seconds % 60 == 0 && seconds > 0 ? "\(seconds / 60)m" : "\(seconds)s"
+    }
+}

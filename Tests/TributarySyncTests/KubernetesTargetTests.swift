@@ -1,0 +1,260 @@
+import Foundation
+import Testing
+import TributaryCore
+import TributaryTestSupport
+@testable import TributarySync
+
+/// The cluster target against a Kubernetes API over HTTPS: the stand-in, or a real cluster when
+/// `TRIBUTARY_TEST_KUBECONTEXT` is set (tests that need the stand-in's control endpoints skip then).
+@Suite("Kubernetes target", .timeLimit(.minutes(2)))
+struct KubernetesTargetTests {
+    let fixture: SyncFixture
+    let cluster: KubernetesAPIServer
+    /// A namespace of this test's own, so a real cluster can run the suite repeatedly.
+    let namespace: String
+
+    init() throws {
+        self.fixture = try SyncFixture()
+        self.cluster = try KubernetesAPIServer(directory: self.fixture.git.root)
+        self.namespace = "t-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    var clusters: String {
+        """
+        clusters:
+          - name: test
+            auth: { kubeconfig: { file: "\(self.cluster.kubeconfig)", context: \(self.cluster.context) } }
+
+        """
+    }
+
+    func app(_ name: String, options: [String] = ["CreateNamespace=true"], selfHeal: Bool = false, waitForHealth: String? = nil, extra: String = "") -> String {
+        """
+          - name: \(name)
+            source: { repoURL: "\(self.fixture.repoURL)", targetRevision: main, path: apps/\(name) }
+            destination: { name: test, namespace: \(self.namespace) }
+            syncPolicy:
+              automated: { prune: true, selfHeal: \(selfHeal) }
+              syncOptions: [\(options.joined(separator: ", "))]
+              retry: { limit: 0 }
+              interval: 1h
+        \(waitForHealth.map { "      waitForHealth: \($0)" } ?? "")
+        \(extra)
+        """
+    }
+
+    func engine(_ apps: [String]) throws -> (SyncEngine, TributaryConfiguration) {
+        let configuration = try TributaryConfiguration.parse(yaml: self.clusters + "apps:\n" + apps.joined(separator: "\n"), file: "test.yaml")
+        return (try self.fixture.engine(configuration), configuration)
+    }
+
+    static func deployment(_ name: String, replicas: Int? = 2, image: String = "nginx:1.27", wave: Int? = nil) -> String {
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: \(name)
+        \(wave.map { "  annotations: { argocd.argoproj.io/sync-wave: \"\($0)\" }" } ?? "")
+        spec:
+        \(replicas.map { "  replicas: \($0)" } ?? "")
+          selector:
+            matchLabels: { app: \(name) }
+          template:
+            metadata:
+              labels: { app: \(name) }
+            spec:
+              containers:
+                - name: \(name)
+                  image: \(image)
+
+        """
+    }
+
+    static let service = """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: web
+        spec:
+          selector: { app: web }
+          ports:
+            - port: 80
+
+        """
+
+    static func configMap(_ name: String, _ value: String = "1", wave: Int? = nil) -> String {
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: \(name)
+        \(wave.map { "  annotations: { argocd.argoproj.io/sync-wave: \"\($0)\" }" } ?? "")
+        data:
+          value: "\(value)"
+
+        """
+    }
+
+    @Test func aPushSyncsIntoANewNamespaceAndALaterPushPrunesOnlyWhatTheAppStillOwns() async throws {
+        let first = try self.fixture.git.commit([
+            "apps/web/deployment.yaml": Self.deployment("web"),
+            "apps/web/service.yaml": Self.service,
+            "apps/web/settings.yaml": Self.configMap("settings"),
+            "apps/web/shared.yaml": Self.configMap("shared"),
+        ])
+        let (engine, _) = try self.engine([self.app("web")])
+        let synced = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
+        #expect(synced.resources == .init(created: 4))
+        #expect(synced.destination == "kubernetes:test/\(self.namespace)")
+        #expect(synced.health?.status == "Progressing")
+        #expect(try self.cluster.get("namespace", self.namespace) != nil)
+        let deployment = try #require(try self.cluster.get("deployment", "web", namespace: self.namespace))
+        let annotations = (deployment["metadata"] as? [String: Any])?["annotations"] as? [String: String]
+        #expect(annotations?["tributary.dev/tracking-id"] == "web:apps/Deployment:\(self.namespace)/web")
+        let inventory = try #require(try self.cluster.get("configmap", "tributary-inventory-web", namespace: "tributary-system"))
+        let data = try #require(inventory["data"] as? [String: String])
+        #expect(data["revision"] == first)
+        #expect(data["objects"]?.contains("\"name\":\"settings\"") == true)
+
+        // Another app has taken `shared` over since: web no longer owns it, whatever its inventory says.
+        try self.cluster.kubectl(["annotate", "configmap", "shared", "-n", self.namespace, "--overwrite", "tributary.dev/tracking-id=other:/ConfigMap:\(self.namespace)/shared"])
+        if self.cluster.isStandIn { try self.cluster.clearRequests() }
+        let second = try self.fixture.git.commit(["apps/web/settings.yaml": nil, "apps/web/shared.yaml": nil])
+        let pruned = try #require(await engine.handle(self.fixture.change(after: second, before: first), id: "c2").first)
+        #expect(pruned.phase == .succeeded, "\(pruned.message ?? "")")
+        #expect(pruned.resources == .init(unchanged: 2, pruned: 1))
+        #expect(try self.cluster.get("configmap", "settings", namespace: self.namespace) == nil)
+        #expect(try self.cluster.get("configmap", "shared", namespace: self.namespace) != nil)
+        #expect(try self.cluster.get("deployment", "web", namespace: self.namespace) != nil)
+        let after = try #require(try self.cluster.get("configmap", "tributary-inventory-web", namespace: "tributary-system"))
+        #expect((after["data"] as? [String: String])?["objects"]?.contains("shared") == false)
+        if self.cluster.isStandIn {
+            let deletes = try self.cluster.requests().filter { ($0["method"] as? String) == "DELETE" }
+            #expect(deletes.count == 1)
+            #expect(deletes.first?["propagationPolicy"] as? String == "Foreground")
+        }
+    }
+
+    @Test func aHandEditOfAManagedFieldIsDriftAndHealedButAnotherManagersFieldIsNot() async throws {
+        let first = try self.fixture.git.commit([
+            "apps/web/deployment.yaml": Self.deployment("web", replicas: 2),
+            // Scaled by an HPA: the manifest leaves replicas out.
+            "apps/web/worker.yaml": Self.deployment("worker", replicas: nil),
+        ])
+        let (engine, configuration) = try self.engine([self.app("web", selfHeal: false)])
+        let app = try #require(configuration.app(named: "web"))
+        let synced = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
+        #expect(await engine.checkDrift(app)?.phase != .driftDetected)
+
+        // kubectl scale takes ownership of .spec.replicas from tributary; so would kubectl edit.
+        try self.cluster.kubectl(["scale", "deployment", "web", "-n", self.namespace, "--replicas=5"])
+        try self.cluster.kubectl(["scale", "deployment", "worker", "-n", self.namespace, "--replicas=4"])
+        let drift = try #require(await engine.checkDrift(app))
+        #expect(drift.phase == .driftDetected)
+        #expect(drift.message?.contains("modified: Deployment.apps \(self.namespace)/web (.spec.replicas)") == true, "\(drift.message ?? "")")
+        #expect(drift.message?.contains("worker") == false)
+
+        let (healing, healingConfiguration) = try self.engine([self.app("web", selfHeal: true)])
+        let healingApp = try #require(healingConfiguration.app(named: "web"))
+        _ = await healing.sync(healingApp, trigger: .interval)
+        let healed = try #require(await healing.checkDrift(healingApp))
+        #expect(healed.phase == .healed, "\(healed.message ?? "")")
+        let web = try #require(try self.cluster.get("deployment", "web", namespace: self.namespace))
+        #expect((web["spec"] as? [String: Any])?["replicas"] as? Int == 2)
+        let worker = try #require(try self.cluster.get("deployment", "worker", namespace: self.namespace))
+        #expect((worker["spec"] as? [String: Any])?["replicas"] as? Int == 4)
+        #expect(await healing.checkDrift(healingApp)?.phase != .driftDetected)
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TRIBUTARY_TEST_KUBECONTEXT"] == nil, "needs the stand-in's control endpoints"))
+    func aDryRunRejectionAppliesNothingAndNamesTheObjectAndA403NamesVerbAndResource() async throws {
+        let first = try self.fixture.git.commit([
+            "apps/web/settings.yaml": Self.configMap("settings"),
+            "apps/web/broken.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\nspec:\n  template:\n    spec:\n      containers: [{ name: a, image: a }]\n",
+        ])
+        let (engine, configuration) = try self.engine([self.app("web")])
+        // The namespace exists: nothing waits for the sync to create it, so the dry-run covers every object.
+        let namespaceFile = self.fixture.git.root.appendingPathComponent("namespace.yaml")
+        try "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: \(self.namespace)\n".write(to: namespaceFile, atomically: true, encoding: .utf8)
+        try self.cluster.kubectl(["apply", "--server-side", "-f", namespaceFile.path])
+        try self.cluster.clearRequests()
+        let rejected = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(rejected.phase == .failed)
+        #expect(rejected.message?.contains("dry-run apply Deployment.apps \(self.namespace)/broken (apps/web/broken.yaml:1)") == true, "\(rejected.message ?? "")")
+        #expect(rejected.message?.contains("spec.selector") == true)
+        let writes = try self.cluster.requests().filter { ["PATCH", "POST", "PUT", "DELETE"].contains($0["method"] as? String) && ($0["dryRun"] as? Bool) != true }
+        #expect(writes.isEmpty, "\(writes)")
+        #expect(try self.cluster.get("configmap", "settings", namespace: self.namespace) == nil)
+
+        let second = try self.fixture.git.commit(["apps/web/broken.yaml": nil])
+        try self.cluster.forbid(verb: "patch", resource: "configmaps", namespace: self.namespace)
+        let app = try #require(configuration.app(named: "web"))
+        let forbidden = try #require(await engine.sync(app, trigger: .change(self.fixture.change(after: second, before: first), id: "c2")))
+        #expect(forbidden.phase == .failed)
+        #expect(forbidden.message?.contains("cannot patch resource \"configmaps\" in API group \"\" in the namespace \"\(self.namespace)\"") == true, "\(forbidden.message ?? "")")
+        #expect(forbidden.message?.contains(self.cluster.token) == false)
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TRIBUTARY_TEST_KUBECONTEXT"] == nil, "needs the stand-in's controllable rollouts"))
+    func healthFollowsTheRolloutAndWaitForHealthFailsADegradedSync() async throws {
+        let first = try self.fixture.git.commit(["apps/web/deployment.yaml": Self.deployment("web", replicas: 1)])
+        let (engine, configuration) = try self.engine([self.app("web")])
+        let app = try #require(configuration.app(named: "web"))
+        let synced = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(synced.health?.status == "Progressing")
+        #expect(await engine.checkHealth(app) == nil)  // unchanged: no event
+
+        try self.setStatus("web", #"{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"readyReplicas":1,"availableReplicas":1}"#)
+        let healthy = try #require(await engine.checkHealth(app))
+        #expect(healthy.phase == .healthChanged)
+        #expect(healthy.health?.status == "Healthy")
+        #expect(healthy.message == "Progressing → Healthy")
+
+        try self.setStatus("web", #"{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"availableReplicas":0,"conditions":[{"type":"Progressing","status":"False","reason":"ProgressDeadlineExceeded","message":"ReplicaSet web-1 has timed out progressing."}]}"#)
+        let degraded = try #require(await engine.checkDrift(app))
+        #expect(degraded.phase == .healthChanged)
+        #expect(degraded.health == .init(status: "Degraded", message: "Deployment.apps \(self.namespace)/web: ReplicaSet web-1 has timed out progressing."))
+
+        // With waitForHealth, a rollout that exceeds its progress deadline fails the sync.
+        let second = try self.fixture.git.commit(["apps/web/deployment.yaml": Self.deployment("web", replicas: 1, image: "nginx:1.28")])
+        let (waiting, waitingConfiguration) = try self.engine([self.app("web", waitForHealth: "60s")])
+        let waitingApp = try #require(waitingConfiguration.app(named: "web"))
+        let sync = Task { await waiting.sync(waitingApp, trigger: .change(self.fixture.change(after: second, before: first), id: "c2")) }
+        while try ((self.cluster.get("deployment", "web", namespace: self.namespace)?["metadata"] as? [String: Any])?["generation"] as? Int) != 2 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try self.setStatus("web", #"{"observedGeneration":2,"replicas":1,"updatedReplicas":1,"availableReplicas":0,"conditions":[{"type":"Progressing","status":"False","reason":"ProgressDeadlineExceeded","message":"ReplicaSet web-2 has timed out progressing."}]}"#)
+        let failed = try #require(await sync.value)
+        #expect(failed.phase == .failed)
+        #expect(failed.message?.hasPrefix("not healthy: wave 0 is Degraded") == true, "\(failed.message ?? "")")
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TRIBUTARY_TEST_KUBECONTEXT"] == nil, "needs the stand-in's request log"))
+    func withWaitForHealthAWaveIsAppliedOnlyOnceThePreviousOneIsHealthy() async throws {
+        let first = try self.fixture.git.commit([
+            "apps/web/db.yaml": Self.deployment("db", replicas: 1, wave: 0),
+            "apps/web/after.yaml": Self.configMap("after", wave: 1),
+        ])
+        let (engine, configuration) = try self.engine([self.app("web", waitForHealth: "60s")])
+        let app = try #require(configuration.app(named: "web"))
+        try self.cluster.clearRequests()
+        let sync = Task { await engine.sync(app, trigger: .change(self.fixture.change(after: first), id: "c1")) }
+        // The wave-0 Deployment exists and is progressing; wave 1 waits for it.
+        while try self.cluster.get("deployment", "db", namespace: self.namespace) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        try self.setStatus("db", #"{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"readyReplicas":1,"availableReplicas":1}"#)
+        let event = try #require(await sync.value)
+        #expect(event.phase == .succeeded, "\(event.message ?? "")")
+        #expect(event.health?.status == "Healthy")
+        let requests = try self.cluster.requests()
+        let healthyAt = try #require(requests.firstIndex { ($0["path"] as? String)?.hasSuffix("/deployments/db/status") == true && ($0["method"] as? String) != "GET" })
+        let afterApplied = try #require(requests.firstIndex { ($0["path"] as? String)?.hasSuffix("/configmaps/after") == true && ($0["method"] as? String) == "PATCH" && ($0["dryRun"] as? Bool) != true })
+        #expect(afterApplied > healthyAt)
+    }
+
+    /// Writes a Deployment's status through the status subresource, as its controller would.
+    func setStatus(_ deployment: String, _ status: String) throws {
+        try self.cluster.kubectl(["patch", "deployment", deployment, "-n", self.namespace, "--subresource=status", "--type=merge", "-p", #"{"status":\#(status)}"#])
+    }
+}
