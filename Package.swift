@@ -254,7 +254,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryKubernetesTests",
-            dependencies: ["TributaryKubernetes"]
+            dependencies: ["TributaryKubernetes", "TributaryTestSupport"]
         ),
         .testTarget(
             name: "TributaryRenderTests",

@@ -6,9 +6,19 @@ import NIOSSL
 import Synchronization
 
 /// A Kubernetes API client for what a sync needs: discovery, get, list, server-side apply
-/// (optionally dry-run) and delete. JSON over HTTPS through async-http-client's shared client,
-/// with this cluster's TLS settings on each request, so no client needs shutting down.
+/// (optionally dry-run) and delete. JSON over HTTPS through one process-wide HTTP client, with
+/// this cluster's TLS settings on each request.
 public final class KubernetesClient: Sendable {
+    /// Never shut down: it lives as long as the process. Unlike `HTTPClient.shared`, a refused
+    /// connection fails the request at once instead of being retried until its deadline, so an
+    /// unreachable API server is a prompt failure the app's retry backoff then paces.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(5)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     public let connection: KubernetesConnection
     private let tls: TLSConfiguration?
     private let userAgent: String
@@ -171,7 +181,7 @@ public final class KubernetesClient: Sendable {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: self.timeout)
+            response = try await Self.http.execute(request, timeout: self.timeout)
             bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
             throw KubernetesError(code: .unreachable, message: "\(self.connection.server) did not answer \(method) \(path): \(Self.describe(error))")

@@ -26,6 +26,9 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A directory to write one file per resource into, or - for standard output.")
     var output: String = "-"
 
+    @Flag(name: .long, help: "For an app synced to a Kubernetes cluster: print what a sync would change, object by object (exit status 1 when something would), instead of the manifests.")
+    var diff = false
+
     @Option(name: .long, help: "Where the git mirrors live.")
     var dataDir: String = ".tributary"
 
@@ -43,6 +46,12 @@ struct RenderCommand: AsyncParsableCommand {
             let cache = GitMirrorCache(directory: URL(fileURLWithPath: self.dataDir).appendingPathComponent("mirrors"), logger: logger)
             let commit = try await cache.fetchHead(of: self.revision ?? app.source.targetRevision, in: remote)
             let manifests = try await AppRenderer.render(app, at: commit, in: remote, mirrors: cache).manifests
+            if self.diff {
+                let target = try KubernetesTarget.make(for: app, in: configuration)
+                let changes = try await target.diff(manifests, prune: app.syncPolicy.automated?.prune ?? false)
+                if Self.print(changes, app: app.name, commit: commit, destination: target.destination) { throw ExitCode(1) }
+                return
+            }
             try self.write(manifests, commit: commit)
         } catch let error as ConfigurationError {
             throw Failure(message: "\(error)")
@@ -50,7 +59,35 @@ struct RenderCommand: AsyncParsableCommand {
             throw Failure(message: "\(error)")
         } catch let error as GitError {
             throw Failure(message: error.message)
+        } catch let error as SyncError {
+            throw Failure(message: error.message)
         }
+    }
+
+    /// Prints the diff as `+` create, `~` update (field by field), `-` prune, `!` orphaned;
+    /// returns whether anything would change.
+    static func print(_ changes: [ObjectDiff], app: String, commit: String, destination: String) -> Bool {
+        printLine("# app \(app) at \(commit) against \(destination)")
+        var changing = false
+        for change in changes {
+            switch change.change {
+            case .create:
+                printLine("+ \(change.object): created")
+                changing = true
+            case .update(let fields):
+                printLine("~ \(change.object):")
+                for field in fields { printLine("    \(field.path): \(field.old) → \(field.new)") }
+                changing = true
+            case .unchanged:
+                printLine("  \(change.object): unchanged")
+            case .prune:
+                printLine("- \(change.object): pruned (no longer rendered)")
+                changing = true
+            case .orphan:
+                printLine("! \(change.object): no longer rendered; kept, as prune is off")
+            }
+        }
+        return changing
     }
 
     private func write(_ manifests: [Manifest], commit: String) throws {

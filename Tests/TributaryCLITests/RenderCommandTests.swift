@@ -64,4 +64,46 @@ struct RenderCommandTests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("no-such-branch"))
     }
+
+    @Test func diffShowsWhatASyncToAClusterWouldChangeObjectByObjectWithSecretsMasked() async throws {
+        let fixture = try GitFixture()
+        let cluster = try KubernetesAPIServer(directory: fixture.root)
+        let namespace = "d-\(UUID().uuidString.prefix(8).lowercased())"
+        let settings = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n"
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: hunter2}\n"
+        try fixture.commit(["apps/shop/settings.yaml": settings, "apps/shop/secret.yaml": secret, "apps/shop/old.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\n"])
+        let config = fixture.root.appendingPathComponent("tributary.yaml")
+        try """
+            clusters:
+              - name: test
+                auth: { kubeconfig: { file: "\(cluster.kubeconfig)", context: \(cluster.context) } }
+            apps:
+              - name: shop
+                source: { repoURL: "file://\(fixture.bare.path)", targetRevision: main, path: apps/shop }
+                destination: { name: test, namespace: \(namespace) }
+                syncPolicy: { automated: { prune: true } }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let dataDir = fixture.root.appendingPathComponent("data").path
+        let namespaceFile = fixture.root.appendingPathComponent("ns.yaml")
+        try "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(namespace)}\n".write(to: namespaceFile, atomically: true, encoding: .utf8)
+        try cluster.kubectl(["apply", "--server-side", "-f", namespaceFile.path])
+
+        let fresh = try await TributaryProcess(["render", "--config", config.path, "--app", "shop", "--diff", "--data-dir", dataDir]).finish()
+        #expect(fresh.status == 1, "\(fresh.stderr)")
+        #expect(fresh.stdout.contains("+ ConfigMap \(namespace)/settings: created"), "\(fresh.stdout)")
+
+        // As a sync would have left it, then the repository moves on.
+        let applied = fixture.root.appendingPathComponent("applied.yaml")
+        try (settings + "---\n" + secret).replacingOccurrences(of: "name: settings}", with: "name: settings, namespace: \(namespace)}")
+            .replacingOccurrences(of: "name: creds}", with: "name: creds, namespace: \(namespace)}")
+            .write(to: applied, atomically: true, encoding: .utf8)
+        try cluster.kubectl(["apply", "--server-side", "--field-manager=tributary", "-f", applied.path])
+        try fixture.commit(["apps/shop/settings.yaml": settings.replacingOccurrences(of: "fast", with: "safe"), "apps/shop/secret.yaml": secret.replacingOccurrences(of: "hunter2", with: "correct-horse")])
+        let changed = try await TributaryProcess(["render", "--config", config.path, "--app", "shop", "--diff", "--data-dir", dataDir]).finish()
+        #expect(changed.status == 1, "\(changed.stderr)")
+        #expect(changed.stdout.contains("~ ConfigMap \(namespace)/settings:\n    .data.mode: \"fast\" → \"safe\""), "\(changed.stdout)")
+        #expect(changed.stdout.contains("~ Secret \(namespace)/creds:"))
+        #expect(!changed.stdout.contains("hunter2") && !changed.stdout.contains("correct-horse"))
+        #expect(!changed.stdout.contains(Data("hunter2".utf8).base64EncodedString()))
+    }
 }

@@ -253,6 +253,84 @@ struct KubernetesTargetTests {
         #expect(afterApplied > healthyAt)
     }
 
+    @Test func aCRDAndItsFirstObjectSyncTogether() async throws {
+        let first = try self.fixture.git.commit([
+            "apps/web/crd.yaml": """
+                apiVersion: apiextensions.k8s.io/v1
+                kind: CustomResourceDefinition
+                metadata:
+                  name: widgets-\(self.namespace).\(self.namespace).example.com
+                spec:
+                  group: \(self.namespace).example.com
+                  scope: Namespaced
+                  names: { kind: Widget, plural: widgets-\(self.namespace), singular: widget, listKind: WidgetList }
+                  versions:
+                    - name: v1
+                      served: true
+                      storage: true
+                      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
+
+                """,
+            "apps/web/widget.yaml": "apiVersion: \(self.namespace).example.com/v1\nkind: Widget\nmetadata:\n  name: first\nspec:\n  size: 3\n",
+        ])
+        let (engine, _) = try self.engine([self.app("web")])
+        let synced = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
+        #expect(synced.resources == .init(created: 2))
+        #expect(try self.cluster.get("widgets-\(self.namespace).\(self.namespace).example.com", "first", namespace: self.namespace) != nil)
+    }
+
+    @Test func withoutForceConflictsAFieldAnotherManagerTookFailsTheSyncNamingFieldAndManager() async throws {
+        let first = try self.fixture.git.commit(["apps/web/deployment.yaml": Self.deployment("web", replicas: 2)])
+        let (engine, configuration) = try self.engine([self.app("web", options: ["CreateNamespace=true", "ForceConflicts=false"])])
+        let app = try #require(configuration.app(named: "web"))
+        let synced = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
+        try self.cluster.kubectl(["scale", "deployment", "web", "-n", self.namespace, "--replicas=5"])
+        let second = try self.fixture.git.commit(["apps/web/deployment.yaml": Self.deployment("web", replicas: 3)])
+        let conflict = try #require(await engine.sync(app, trigger: .change(self.fixture.change(after: second, before: first), id: "c2")))
+        #expect(conflict.phase == .failed)
+        #expect(conflict.message?.contains("Deployment.apps \(self.namespace)/web (apps/web/deployment.yaml:1)") == true, "\(conflict.message ?? "")")
+        #expect(conflict.message?.contains(".spec.replicas") == true)
+        #expect(conflict.message?.contains("conflict with \"kubectl") == true)
+        let web = try #require(try self.cluster.get("deployment", "web", namespace: self.namespace))
+        #expect((web["spec"] as? [String: Any])?["replicas"] as? Int == 5)
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TRIBUTARY_TEST_KUBECONTEXT"] == nil, "needs the stand-in's token"))
+    func aTokenFileIsReadForEveryRequestAndRefusedCredentialsOrADeadServerFailClearly() async throws {
+        let first = try self.fixture.git.commit(["apps/web/settings.yaml": Self.configMap("settings")])
+        let tokenFile = self.fixture.git.root.appendingPathComponent("token")
+        try "wrong-token\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+        let clusters = """
+            clusters:
+              - name: test
+                server: \(self.cluster.url)
+                auth: { token: { file: "\(tokenFile.path)" }, caFile: "\(self.cluster.caFile)" }
+
+            """
+        let configuration = try TributaryConfiguration.parse(yaml: clusters + "apps:\n" + self.app("web"), file: "test.yaml")
+        let engine = try self.fixture.engine(configuration)
+        let app = try #require(configuration.app(named: "web"))
+        let refused = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(refused.phase == .failed)
+        #expect(refused.message?.contains("the API server refused the credentials (401)") == true, "\(refused.message ?? "")")
+        #expect(refused.message?.contains("wrong-token") == false)
+
+        try "\(self.cluster.token)\n".write(to: tokenFile, atomically: true, encoding: .utf8)  // rotated
+        let synced = try #require(await engine.sync(app, trigger: .retry))
+        #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
+
+        let dead = try TributaryConfiguration.parse(
+            yaml: clusters.replacingOccurrences(of: self.cluster.url, with: "https://127.0.0.1:\(try freePort())") + "apps:\n" + self.app("web").replacingOccurrences(of: "limit: 0", with: "limit: 3"),
+            file: "test.yaml"
+        )
+        let unreachable = try #require(await self.fixture.engine(dead, mirrors: "mirrors-2").handle(self.fixture.change(after: first), id: "c3").first)
+        #expect(unreachable.phase == .failed)
+        #expect(unreachable.message?.contains("did not answer") == true, "\(unreachable.message ?? "")")
+        #expect(unreachable.message?.contains(self.cluster.token) == false)
+    }
+
     /// Writes a Deployment's status through the status subresource, as its controller would.
     func setStatus(_ deployment: String, _ status: String) throws {
         try self.cluster.kubectl(["patch", "deployment", deployment, "-n", self.namespace, "--subresource=status", "--type=merge", "-p", #"{"status":\#(status)}"#])

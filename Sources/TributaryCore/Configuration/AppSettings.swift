@@ -151,6 +151,14 @@ public struct AppSettings: Sendable {
         public var namespace: String?
         /// `jsonPointers`: RFC 6901 pointers (`/spec/replicas`); a field under one is ignored too.
         public var jsonPointers: [String]
+
+        public init(group: String, kind: String, name: String? = nil, namespace: String? = nil, jsonPointers: [String]) {
+            self.group = group
+            self.kind = kind
+            self.name = name
+            self.namespace = namespace
+            self.jsonPointers = jsonPointers
+        }
     }
 
     public struct SyncPolicy: Sendable {

@@ -1,0 +1,66 @@
+import Foundation
+import TributaryCore
+import TributaryKubernetes
+import TributaryRender
+
+/// What a sync of a cluster app would change, object by object (`tributary render --diff`).
+public struct ObjectDiff: Sendable {
+    public enum Change: Sendable {
+        case create
+        /// Fields that would change, with values as compact JSON; a Secret's values are masked.
+        case update([(path: String, old: String, new: String)])
+        case unchanged
+        /// In the inventory, no longer rendered: deleted by a sync with prune, else kept.
+        case prune
+        case orphan
+    }
+
+    public var object: String
+    public var change: Change
+}
+
+extension KubernetesTarget {
+    /// The target for a cluster app of `configuration`, for tools that look without syncing.
+    ///
+    /// - Throws: `SyncError` when the app's destination is not a cluster or its credentials cannot be read.
+    public static func make(for app: AppSettings, in configuration: TributaryConfiguration) throws -> KubernetesTarget {
+        guard case .kubernetes(let name, _) = app.destination, let cluster = configuration.cluster(named: name) else {
+            throw SyncError(code: .target, message: "app \(app.name) does not sync to a Kubernetes cluster")
+        }
+        do {
+            let client = try KubernetesClient(connection: .make(for: cluster), userAgent: "tributary/render")
+            return KubernetesTarget(client: client, cluster: name, app: app, inventoryNamespace: cluster.inventoryNamespace)
+        } catch let error as KubernetesError {
+            throw SyncError(code: .target, message: "cluster \(name): \(error.message)")
+        }
+    }
+
+    /// What applying `manifests` would do: a forced dry-run apply of each compared with the live
+    /// object, and the inventory's objects that are no longer rendered.
+    public func diff(_ manifests: [Manifest], prune: Bool) async throws -> [ObjectDiff] {
+        let objects = try await self.desiredObjects(manifests)
+        var result = try await self.concurrently(objects) { object -> ObjectDiff in
+            guard let live = try await self.client.get(object.reference) else { return ObjectDiff(object: "\(object.reference)", change: .create) }
+            let applied: JSONValue
+            do {
+                applied = try await self.client.apply(object.object, fieldManager: KubernetesPlan.fieldManager, force: true, dryRun: true)
+            } catch let error as KubernetesError {
+                throw Self.failure(error, doing: "dry-run apply", object.reference, source: object.source)
+            }
+            let secret = object.reference.kind == "Secret" && object.reference.group.isEmpty
+            let changes = FieldDiff.changes(from: live, to: applied).map { change in
+                (path: change.path, old: secret ? "(hidden)" : Self.show(change.old), new: secret ? "(hidden)" : Self.show(change.new))
+            }
+            return ObjectDiff(object: "\(object.reference)", change: changes.isEmpty ? .unchanged : .update(changes))
+        }
+        let desired = Set(objects.map(\.reference))
+        for reference in (try await self.readInventory()?.objects ?? []) where !desired.contains(reference) {
+            result.append(ObjectDiff(object: "\(reference)", change: prune ? .prune : .orphan))
+        }
+        return result
+    }
+
+    private static func show(_ value: JSONValue?) -> String {
+        value.map { String(decoding: $0.encoded(), as: UTF8.self) } ?? "(absent)"
+    }
+}
