@@ -71,8 +71,10 @@ public enum JSONValue: Hashable, Sendable {
     }
 
     /// Parses JSON text.
+    ///
+    /// - Throws: when it is not JSON, naming the byte offset.
     public init(json bytes: some Collection<UInt8>) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        self = try JSONParser.parse(bytes)
     }
 
     /// Compact JSON, keys sorted so equal values are equal bytes.

@@ -69,7 +69,9 @@ public struct APIResource: Hashable, Sendable {
 
     /// Names come from repositories: keep them inside their path segment.
     static func escape(_ segment: String) -> String {
-        segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~:"))) ?? segment
+        // Valid names (DNS labels and subdomains) need no escaping; percent-encoding costs a Foundation round trip.
+        if segment.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x2E }) { return segment }
+        return segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~:"))) ?? segment
     }
 }
 

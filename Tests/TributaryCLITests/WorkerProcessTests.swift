@@ -345,6 +345,47 @@ final class WorkerProcessTests {
         #expect(eastLog.contains("apps=2") && eastLog.contains("tributary.requests.east"))
     }
 
+    @Test func aClustersWorkerAppliesItsAppsToTheKubernetesAPIAndReportsHealth() async throws {
+        let cluster = try KubernetesAPIServer(directory: self.root)
+        let namespace = "w-\(UUID().uuidString.prefix(8).lowercased())"
+        let work = try self.makeRepository("kube")
+        let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  value: \"1\"\n"
+        var head = try self.commit(work, files: ["app/settings.yaml": manifest])
+        let config = self.root.appendingPathComponent("kube.yaml").path
+        try """
+            kafka: { brokers: "\(self.bootstrap)", partitions: 6 }
+            clusters:
+              - name: east
+                auth: { kubeconfig: { file: "\(cluster.kubeconfig)", context: \(cluster.context) } }
+            apps:
+              - name: web
+                source: { repoURL: "\(self.daemon.url("kube.git"))", targetRevision: main, path: app }
+                destination: { name: east, namespace: \(namespace) }
+                syncPolicy: { automated: { prune: true }, syncOptions: [CreateNamespace=true], interval: 1h }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        _ = try await self.startPlanner(config: config)
+        let east = try await self.startWorker("worker-east", config: config, cluster: "east")
+        try await self.waitWithLogs("the east worker holding partitions") { self.partitions(port: east.port)?.isEmpty == false }
+        // The worker reconciles its new app at once: let that finish, so the push below is news to it.
+        try await self.waitWithLogs("the first reconcile applied") {
+            ((try? cluster.get("configmap", "tributary-inventory-web", namespace: "tributary-system"))??["data"] as? [String: String])?["revision"] == head
+        }
+        let log = try await self.withSyncLog { log, producer in
+            let before = head
+            head = try self.commit(work, files: ["app/settings.yaml": manifest.replacingOccurrences(of: "\"1\"", with: "\"2\"")])
+            let after = head
+            _ = try await self.publish(producer, repository: "kube", before: before, after: after, delivery: "kube-push")
+            try await self.waitWithLogs("the push's event") { !log.matching { $0.deliveryID == "kube-push" }.isEmpty }
+        }
+        let event = try #require(log.matching { $0.deliveryID == "kube-push" }.first?.event)
+        #expect(event.phase == .succeeded, "\(event.message ?? "")")
+        #expect(event.cluster == "east")
+        #expect(event.destination == "kubernetes:east/\(namespace)")
+        #expect(event.health == .init(status: "Healthy"))
+        let live = try #require(try cluster.get("configmap", "settings", namespace: namespace))
+        #expect((live["data"] as? [String: String])?["value"] == "2")
+    }
+
     @Test func aWorkerWhoseConfigurationLacksAnAppHoldsItsRequestAndSaysWhy() async throws {
         let work = try self.makeRepository("shared")
         var head = try self.commit(work, files: ["apps/known/config.yaml": Self.configMap("known", 0), "apps/newcomer/config.yaml": Self.configMap("newcomer", 0)])

@@ -33,6 +33,13 @@ struct ConfigurationTests {
         #expect(shop.syncPolicy.retry.limit == 5)
         #expect(shop.syncPolicy.interval == .seconds(180))
         #expect(configuration.project(named: "platform")?.sourceRepos.first?.matches("https://git.example.com/acme/infra.git") == true)
+        #expect(configuration.project(named: "platform")?.clusterDestinations.first?.allows(name: "prod-us", server: nil, namespace: "payments-prod") == true)
+        #expect(configuration.cluster(named: "prod-us")?.server == "https://prod-us.k8s.example.com:6443")
+        let payments = try #require(configuration.app(named: "payments"))
+        #expect(payments.destination.description == "kubernetes:prod-us/payments-prod")
+        #expect(payments.syncPolicy.options.createNamespace)
+        #expect(payments.syncPolicy.waitForHealth == .seconds(300))
+        #expect(payments.ignoreDifferences.count == 1)
     }
 
     @Test func appErrorsNameTheKey() {

@@ -77,3 +77,23 @@ struct JSONValueTests {
         #expect(JSONValue(any: ["n": 1, "s": "t", "l": [true]] as [String: Any]) == .object(["n": .number(1), "s": .string("t"), "l": .array([.bool(true)])]))
     }
 }
+
+@Suite("JSON parsing")
+struct JSONParsingTests {
+    @Test func parsesWhatTheAPIAnswersIncludingEscapesAndSurrogates() throws {
+        let text = #" { "s": "a\"b\\c\/d\n\u00e9\ud83d\ude00", "n": -1.5e2, "i": 42, "l": [ ], "o": { }, "t": true, "f": false, "z": null } "#
+        let value = try JSONValue(json: Array(text.utf8))
+        #expect(value["s"] == .string("a\"b\\c/d\né😀"))
+        #expect(value["n"] == .number(-150))
+        #expect(value["i"]?.int == 42)
+        #expect(value["l"] == .array([]))
+        #expect(value["o"] == .object([:]))
+        #expect(value["t"] == .bool(true) && value["f"] == .bool(false) && value["z"] == .null)
+        #expect(try JSONValue(json: value.encoded()) == value)
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1,}", "\"\u{01}\""])
+    func rejectsMalformedJSON(text: String) {
+        #expect(throws: (any Error).self) { try JSONValue(json: Array(text.utf8)) }
+    }
+}

@@ -43,13 +43,13 @@ public struct KubernetesTarget: SyncTarget {
     // MARK: Apply
 
     public func apply(_ manifests: [Manifest], context: ApplyContext) async throws -> ApplyOutcome {
-        let objects = try await self.desiredObjects(manifests)
+        let (objects, definedKinds) = try await self.desiredObjectsAndDefinedKinds(manifests)
         let previous = try await self.readInventory()
         var counts = SyncEvent.ResourceCounts()
 
         // Namespaces and CRDs the sync creates: objects that need them are dry-run once they exist.
         let creating = try await self.namespacesToCreate(objects)
-        let pendingKinds = Set(KubernetesPlan.definedKinds(try KubernetesPlan.parse(manifests)).keys)
+        let pendingKinds = definedKinds
         var servedKinds: Set<String> = []
         for kind in pendingKinds {
             let parts = kind.split(separator: " ").map(String.init)
@@ -151,8 +151,14 @@ public struct KubernetesTarget: SyncTarget {
 
     /// The manifests as objects for this destination, kinds looked up in discovery.
     func desiredObjects(_ manifests: [Manifest]) async throws -> [DesiredObject] {
+        try await self.desiredObjectsAndDefinedKinds(manifests).objects
+    }
+
+    /// The objects, and the kinds (`apiVersion kind`) CRDs among them define.
+    func desiredObjectsAndDefinedKinds(_ manifests: [Manifest]) async throws -> (objects: [DesiredObject], definedKinds: Set<String>) {
         let parsed = try KubernetesPlan.parse(manifests)
-        var scopes = KubernetesPlan.definedKinds(parsed)
+        let defined = KubernetesPlan.definedKinds(parsed)
+        var scopes = defined
         for (manifest, _) in parsed where scopes["\(manifest.apiVersion) \(manifest.kind)"] == nil {
             do {
                 let resource = try await self.client.resource(apiVersion: manifest.apiVersion, kind: manifest.kind)
@@ -163,7 +169,7 @@ public struct KubernetesTarget: SyncTarget {
                 throw Self.failure(error, doing: "discover", nil, source: manifest.source)
             }
         }
-        return try KubernetesPlan.prepare(parsed, app: self.app, namespace: self.namespace, scopes: scopes)
+        return (try KubernetesPlan.prepare(parsed, app: self.app, namespace: self.namespace, scopes: scopes), Set(defined.keys))
     }
 
     /// Namespaces objects go to that do not exist and that this sync creates (a Namespace object,
