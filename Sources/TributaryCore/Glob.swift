@@ -1,7 +1,7 @@
 /// A shell-style pattern over `/`-separated names: `*` matches within one segment, `**` across
 /// segments, `?` one character. Used for repository keys, source URLs and destinations.
 public struct Glob: Hashable, Sendable, CustomStringConvertible {
-    public let pattern: String
+    public private(set) var pattern: String
     private let characters: [Character]
 
     public init(_ pattern: String) {
@@ -10,6 +10,15 @@ public struct Glob: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { self.pattern }
+
+    /// A glob as Argo CD's AppProject reads it: `*` matches anything, `/` included, so
+    /// `sourceRepos: ["*"]` allows every repository and `https://git.example.com/acme/*` every
+    /// repository under it. `pattern` keeps what was written.
+    public static func project(_ pattern: String) -> Glob {
+        var glob = Glob(pattern.replacingOccurrences(of: "**", with: "*").replacingOccurrences(of: "*", with: "**"))
+        glob.pattern = pattern
+        return glob
+    }
 
     /// Whether `text` matches the whole pattern.
     public func matches(_ text: String) -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A kubeconfig `user.exec` credential plugin (`aws eks get-token`, `gke-gcloud-auth-plugin`,
 /// `kubelogin`), run as kubectl runs it: the command with its arguments and extra environment,
@@ -82,8 +83,21 @@ public struct ExecCredentialPlugin: Sendable {
                     continuation.resume(throwing: KubernetesError(code: .credentials, message: "exec plugin \(command) could not be started: \(error.localizedDescription)"))
                     return
                 }
+                // A plugin that hangs (waiting on a browser login, a dead metadata server) must not
+                // hold the sync forever: kubectl has no limit, a worker does.
+                let timedOut = Mutex(false)
+                DispatchQueue.global().asyncAfter(deadline: .now() + Self.timeout) {
+                    if process.isRunning {
+                        timedOut.withLock { $0 = true }
+                        process.terminate()
+                    }
+                }
                 let data = output.fileHandleForReading.readDataToEndOfFile()
                 process.waitUntilExit()
+                if timedOut.withLock({ $0 }) {
+                    continuation.resume(throwing: KubernetesError(code: .credentials, message: "exec plugin \(command) did not answer within \(Int(Self.timeout)) s"))
+                    return
+                }
                 guard process.terminationStatus == 0 else {
                     continuation.resume(throwing: KubernetesError(code: .credentials, message: "exec plugin \(command) exited with status \(process.terminationStatus)"))
                     return
@@ -92,6 +106,8 @@ public struct ExecCredentialPlugin: Sendable {
             }
         }
     }
+
+    static let timeout: TimeInterval = 60
 
     private static func lookUp(_ command: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"

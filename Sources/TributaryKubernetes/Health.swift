@@ -148,12 +148,16 @@ public enum Health {
     }
 
     /// Kinds without a check of their own: `Ready` if they report it, else healthy once they exist.
+    /// `Ready=False` is Progressing — cert-manager and Crossplane resources start that way — unless
+    /// the object reports `Stalled=True` (kstatus's convention, as Flux reads it).
     static func readyCondition(_ object: JSONValue) -> HealthAssessment {
+        if let stalled = self.condition(object, "Stalled"), stalled["status"]?.string == "True" {
+            return HealthAssessment(.degraded, stalled["message"]?.string ?? "stalled")
+        }
         guard let ready = self.condition(object, "Ready") else { return HealthAssessment(.healthy) }
         switch ready["status"]?.string {
         case "True": return HealthAssessment(.healthy)
-        case "False": return HealthAssessment(.degraded, ready["message"]?.string ?? "not ready")
-        default: return HealthAssessment(.progressing, ready["message"]?.string ?? "readiness unknown")
+        default: return HealthAssessment(.progressing, ready["message"]?.string ?? "not ready")
         }
     }
 }

@@ -178,10 +178,28 @@ struct JSONParser {
         return value
     }
 
+    /// RFC 8259's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
     private mutating func number() throws -> JSONValue {
         let start = self.index
-        while self.index < self.bytes.count, "+-0123456789.eE".utf8.contains(self.bytes[self.index]) { self.index += 1 }
-        guard self.index > start, let value = Double(String(decoding: self.bytes[start..<self.index], as: UTF8.self)) else { throw self.fail() }
+        func digits() -> Int {
+            let first = self.index
+            while self.index < self.bytes.count, (0x30...0x39).contains(self.bytes[self.index]) { self.index += 1 }
+            return self.index - first
+        }
+        func next(_ characters: String) -> Bool {
+            guard self.index < self.bytes.count, characters.utf8.contains(self.bytes[self.index]) else { return false }
+            self.index += 1
+            return true
+        }
+        _ = next("-")
+        let integerStart = self.index
+        guard digits() > 0, self.bytes[integerStart] != 0x30 || self.index - integerStart == 1 else { throw Failure(offset: start) }
+        if next(".") { guard digits() > 0 else { throw self.fail() } }
+        if next("eE") {
+            _ = next("+-")
+            guard digits() > 0 else { throw self.fail() }
+        }
+        guard let value = Double(String(decoding: self.bytes[start..<self.index], as: UTF8.self)), value.isFinite else { throw Failure(offset: start) }
         return .number(value)
     }
 }

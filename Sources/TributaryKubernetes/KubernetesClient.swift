@@ -26,7 +26,9 @@ public final class KubernetesClient: Sendable {
     /// Discovery by group/version, then kind; a group/version is fetched again when a kind is
     /// missing from it (a CRD applied since).
     private let discovery = Mutex<[String: [String: APIResource]]>([:])
-    private let execCredential = Mutex<ExecCredentialPlugin.Credential?>(nil)
+    /// An exec plugin's credential, and the run that is fetching one: every request waiting for a
+    /// token waits for the same run.
+    private let exec = Mutex<(credential: ExecCredentialPlugin.Credential?, running: Task<ExecCredentialPlugin.Credential, any Error>?)>((nil, nil))
 
     /// - Throws: `KubernetesError.credentials` when a certificate or key cannot be parsed.
     public init(connection: KubernetesConnection, userAgent: String = "tributary", timeout: Duration = .seconds(30)) throws {
@@ -136,10 +138,14 @@ public final class KubernetesClient: Sendable {
 
     /// Deletes an object; false when it was already gone.
     ///
-    /// - Parameter propagation: `Foreground`, `Background` or `Orphan`.
-    public func delete(_ reference: ObjectReference, propagation: String, dryRun: Bool = false) async throws -> Bool {
+    /// - Parameters:
+    ///   - propagation: `Foreground`, `Background` or `Orphan`.
+    ///   - uid: delete only this incarnation of the object (a precondition): one deleted and
+    ///     created again since it was read is left alone (409).
+    public func delete(_ reference: ObjectReference, propagation: String, uid: String? = nil, dryRun: Bool = false) async throws -> Bool {
         let resource = try await self.resource(apiVersion: reference.apiVersion, kind: reference.kind)
-        let options: JSONValue = .object(["kind": .string("DeleteOptions"), "apiVersion": .string("v1"), "propagationPolicy": .string(propagation)])
+        var options: JSONValue = .object(["kind": .string("DeleteOptions"), "apiVersion": .string("v1"), "propagationPolicy": .string(propagation)])
+        if let uid { options["preconditions"] = .object(["uid": .string(uid)]) }
         do {
             _ = try await self.send(
                 .DELETE, resource.path(namespace: reference.namespace, name: reference.name),
@@ -155,16 +161,21 @@ public final class KubernetesClient: Sendable {
 
     /// One request; a 2xx JSON body comes back parsed, anything else as `KubernetesError`.
     public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, contentType: String? = nil) async throws -> JSONValue {
+        let token = try await self.token()
         do {
-            return try await self.attempt(method, path, query: query, body: body, contentType: contentType)
+            return try await self.attempt(method, path, query: query, body: body, contentType: contentType, token: token)
         } catch let error as KubernetesError where error.code == .unauthorized {
-            // An exec plugin's token may have been revoked before its stated expiry: ask once more.
-            guard case .exec = self.connection.token, self.execCredential.withLock({ $0.take() }) != nil else { throw error }
-            return try await self.attempt(method, path, query: query, body: body, contentType: contentType)
+            // An exec plugin's token may have been revoked before its stated expiry: drop it (unless
+            // another request already has) and ask the plugin once more.
+            guard case .exec = self.connection.token else { throw error }
+            self.exec.withLock { state in
+                if state.credential?.token == token { state.credential = nil }
+            }
+            return try await self.attempt(method, path, query: query, body: body, contentType: contentType, token: try await self.token())
         }
     }
 
-    private func attempt(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: [UInt8]?, contentType: String?) async throws -> JSONValue {
+    private func attempt(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: [UInt8]?, contentType: String?, token: String?) async throws -> JSONValue {
         var components = URLComponents()
         components.queryItems = query.isEmpty ? nil : query.map { URLQueryItem(name: $0.0, value: $0.1) }
         let encodedQuery = components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
@@ -173,7 +184,7 @@ public final class KubernetesClient: Sendable {
         request.tlsConfiguration = self.tls
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: self.userAgent)
-        if let token = try await self.token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: contentType ?? "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
@@ -211,13 +222,31 @@ public final class KubernetesClient: Sendable {
             while text.last?.isWhitespace == true { text.removeLast() }
             return text
         case .exec(let plugin):
-            // A token is used until a minute before it expires, as client-go does.
-            if let cached = self.execCredential.withLock({ $0 }), cached.expiresAt.map({ $0.timeIntervalSinceNow > 60 }) ?? true {
-                return cached.token
+            enum Next {
+                case token(String)
+                case wait(Task<ExecCredentialPlugin.Credential, any Error>)
             }
-            let credential = try await plugin.run()
-            self.execCredential.withLock { $0 = credential }
-            return credential.token
+            let next = self.exec.withLock { state -> Next in
+                // A token is used until a minute before it expires, as client-go does.
+                if let cached = state.credential, cached.expiresAt.map({ $0.timeIntervalSinceNow > 60 }) ?? true { return .token(cached.token) }
+                if let running = state.running { return .wait(running) }
+                let run = Task { try await plugin.run() }
+                state.running = run
+                return .wait(run)
+            }
+            switch next {
+            case .token(let token):
+                return token
+            case .wait(let run):
+                let result = await run.result
+                self.exec.withLock { state in
+                    if state.running == run {
+                        state.running = nil
+                        if case .success(let credential) = result { state.credential = credential }
+                    }
+                }
+                return try result.get().token
+            }
         }
     }
 

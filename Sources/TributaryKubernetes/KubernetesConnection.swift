@@ -9,8 +9,6 @@ public struct KubernetesConnection: Sendable {
     public var certificateAuthority: [UInt8]?
     /// `insecure-skip-tls-verify`. Default false.
     public var insecureSkipTLSVerify = false
-    /// `tls-server-name`: the name to verify the server's certificate against, if not the host.
-    public var tlsServerName: String?
     /// A client certificate and its key, PEM.
     public var clientCertificate: ClientCertificate?
     /// Where the bearer token comes from, if any.

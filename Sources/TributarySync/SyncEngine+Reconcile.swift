@@ -190,7 +190,7 @@ extension SyncEngine {
             report = try await target.drift(from: manifests)
         } catch {
             self.log.warning("Drift check failed", metadata: ["app": "\(app.name)", "error": "\(Self.syncError(error).message)"])
-            return nil
+            return await self.healthCheck(app, target: target, state: state)
         }
         if report.isEmpty {
             self.updateState(of: app.name) { $0.reportedDrift = nil }
@@ -229,14 +229,16 @@ extension SyncEngine {
             $0.healthInterval = self.healthInterval
             $0.health = health
         }
-        guard health != state.health else { return nil }
+        // A change of status, not of its message ("1 of 3 updated" → "2 of 3"); and none after a
+        // restart or a takeover, when this worker has not seen the app's health before.
+        guard let previous = state.health, health.status != previous.status else { return nil }
         let now = Date()
         var event = SyncEvent(
             app: app.name, project: app.project,
             repository: RepositoryKey(url: app.source.repoURL)?.rawValue ?? GitRemote.redactingCredentials(app.source.repoURL),
             ref: app.source.targetRevision, revision: state.synced ?? "", phase: .healthChanged, trigger: "interval",
             destination: target.destination,
-            message: "\(state.health?.status ?? "Unknown") → \(health.status)\(health.message.map { ": \($0)" } ?? "")",
+            message: "\(previous.status) → \(health.status)\(health.message.map { ": \($0)" } ?? "")",
             startedAt: now, finishedAt: now
         )
         event.previousRevision = state.synced

@@ -67,7 +67,10 @@ public final class SyncEngine: Sendable {
                         throw SyncError(code: .target, message: "cluster \(name): \(error.message)")
                     }
                 }
-                targets[app.name] = KubernetesTarget(client: clients[name]!, cluster: name, app: app, inventoryNamespace: cluster.inventoryNamespace)
+                targets[app.name] = KubernetesTarget(
+                    client: clients[name]!, cluster: name, app: app, inventoryNamespace: cluster.inventoryNamespace,
+                    project: configuration.project(named: app.project)
+                )
             case .directory(let path):
                 targets[app.name] = DirectoryTarget(path: path)
             case .git(let url, let branch, let path):
@@ -105,6 +108,7 @@ public final class SyncEngine: Sendable {
                 states[name]?.owned = false
                 // The new owner may sync meanwhile: read the target's inventory again when it comes back.
                 states[name]?.loaded = false
+                states[name]?.health = nil
             }
             for name in names where states[name]?.owned != true {
                 states[name, default: AppState(nextInterval: now)].owned = true

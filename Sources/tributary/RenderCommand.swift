@@ -83,8 +83,8 @@ struct RenderCommand: AsyncParsableCommand {
             case .prune:
                 printLine("- \(change.object): pruned (no longer rendered)")
                 changing = true
-            case .orphan:
-                printLine("! \(change.object): no longer rendered; kept, as prune is off")
+            case .orphan(let why):
+                printLine("! \(change.object): no longer rendered; kept: \(why)")
             }
         }
         return changing

@@ -96,5 +96,18 @@ struct ClusterConfigurationTests {
         #expect(!project.clusterDestinations[0].allows(name: "staging", server: nil, namespace: "team-a"))
         #expect(project.clusterDestinations[1].allows(name: "edge", server: "https://edge.example", namespace: "x"))
         #expect(project.destinations.map(\.pattern) == ["kubernetes:staging/ops"])
+        // As in Argo CD, `*` matches anything, `/` included: `sourceRepos: ["*"]` allows every repository.
+        #expect(project.sourceRepos.first?.matches("https://git.example.com/acme/infra.git") == true)
+    }
+}
+
+extension ClusterConfigurationTests {
+    @Test func plainHTTPIsForLoopbackOnly() throws {
+        let remote = #expect(throws: ConfigurationError.self) {
+            try TributaryConfiguration.parse(yaml: "clusters:\n  - name: a\n    server: http://k8s.example.com\n    auth: {token: {env: T}}\n", file: "c.yaml")
+        }
+        #expect(remote?.key == "clusters[0].server")
+        #expect(remote?.message.hasPrefix("http:// would send the credentials in clear") == true)
+        #expect(try TributaryConfiguration.parse(yaml: "clusters:\n  - name: a\n    server: http://127.0.0.1:8001\n    auth: {token: {env: T}}\n", file: "c.yaml").clusters.count == 1)
     }
 }

@@ -34,7 +34,8 @@ struct HealthTests {
         #expect(Health.assess(try self.object(#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"type":"LoadBalancer"}}"#)).status == .progressing)
         #expect(Health.assess(try self.object(#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"type":"LoadBalancer"},"status":{"loadBalancer":{"ingress":[{"ip":"10.0.0.1"}]}}}"#)).status == .healthy)
         #expect(Health.assess(try self.object(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#)).status == .healthy)
-        #expect(Health.assess(try self.object(#"{"apiVersion":"example.com/v1","kind":"Database","metadata":{"name":"d"},"status":{"conditions":[{"type":"Ready","status":"False","message":"no quorum"}]}}"#)) == HealthAssessment(.degraded, "no quorum"))
+        #expect(Health.assess(try self.object(#"{"apiVersion":"example.com/v1","kind":"Database","metadata":{"name":"d"},"status":{"conditions":[{"type":"Ready","status":"False","message":"issuing"}]}}"#)) == HealthAssessment(.progressing, "issuing"))
+        #expect(Health.assess(try self.object(#"{"apiVersion":"example.com/v1","kind":"Database","metadata":{"name":"d"},"status":{"conditions":[{"type":"Ready","status":"False"},{"type":"Stalled","status":"True","message":"no quorum"}]}}"#)) == HealthAssessment(.degraded, "no quorum"))
         #expect(Health.assess(try self.object(#"{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"s","generation":1},"spec":{"replicas":3},"status":{"observedGeneration":1,"readyReplicas":2}}"#)).status == .progressing)
         #expect(Health.assess(try self.object(#"{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"d","generation":1},"status":{"observedGeneration":1,"desiredNumberScheduled":3,"updatedNumberScheduled":3,"numberAvailable":3}}"#)).status == .healthy)
     }
@@ -92,7 +93,7 @@ struct JSONParsingTests {
         #expect(try JSONValue(json: value.encoded()) == value)
     }
 
-    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1,}", "\"\u{01}\""])
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1,}", "\"\u{01}\"", "+1", "01", "1.", "-", "1e", "1e400"])
     func rejectsMalformedJSON(text: String) {
         #expect(throws: (any Error).self) { try JSONValue(json: Array(text.utf8)) }
     }

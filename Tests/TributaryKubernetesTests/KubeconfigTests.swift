@@ -29,7 +29,9 @@ struct KubeconfigTests {
               - name: dev
                 cluster: { server: "https://dev.example:6443", insecure-skip-tls-verify: true }
               - name: prod
-                cluster: { server: "https://prod.example:6443/", certificate-authority: ca.pem, tls-server-name: api.prod }
+                cluster: { server: "https://prod.example:6443/", certificate-authority: ca.pem }
+              - name: named
+                cluster: { server: "https://10.0.0.1:6443", tls-server-name: api.prod }
             users:
               - name: dev
                 user: { token: dev-token }
@@ -40,6 +42,8 @@ struct KubeconfigTests {
                 context: { cluster: dev, user: dev }
               - name: prod
                 context: { cluster: prod, user: prod, namespace: web }
+              - name: named
+                context: { cluster: named, user: dev }
             """
         )
         let dev = try Kubeconfig.connection(path: path, context: nil)
@@ -48,11 +52,12 @@ struct KubeconfigTests {
         guard case .fixed("dev-token") = dev.token else { Issue.record("expected the inline token"); return }
         let prod = try Kubeconfig.connection(path: path, context: "prod")
         #expect(prod.server == "https://prod.example:6443")
-        #expect(prod.tlsServerName == "api.prod")
         #expect(prod.certificateAuthority.map { String(decoding: $0, as: UTF8.self) }?.contains("BEGIN CERTIFICATE") == true)
         #expect(prod.clientCertificate?.certificate == Array("CERT".utf8))
         #expect(prod.clientCertificate?.key == Array("KEY".utf8))
         #expect(prod.token.map { _ in true } == nil)
+        let named = #expect(throws: KubernetesError.self) { try Kubeconfig.connection(path: path, context: "named") }
+        #expect(named?.message.contains("tls-server-name, which Tributary does not support yet") == true)
     }
 
     @Test func errorsNameTheFileAndWhatIsMissingButNoSecret() throws {

@@ -91,6 +91,7 @@ struct KubernetesPlanTests {
         #expect(KubernetesPlan.pruneAction(for: live(["tributary.dev/tracking-id": "web:/ConfigMap:team/b"]), app: "web", prune: true) == .release("it no longer carries web's tracking annotation"))
         for key in ["argocd.argoproj.io/sync-options", "tributary.dev/sync-options"] {
             #expect(KubernetesPlan.pruneAction(for: live(own.merging([key: "ServerSideApply=true, Prune=false"]) { $1 }), app: "web", prune: true) == .keep("annotated Prune=false"))
+            #expect(KubernetesPlan.pruneAction(for: live(own.merging([key: "Prune=confirm"]) { $1 }), app: "web", prune: true) == .keep("annotated Prune=confirm"))
         }
     }
 
@@ -104,5 +105,27 @@ struct KubernetesPlanTests {
         #expect(KubernetesPlan.driftedFields(live: live, applied: applied, reference: other, ignoring: rules).count == 2)
         #expect(KubernetesPlan.fieldPath(pointer: "/spec/template/metadata/annotations/a~1b") == ".spec.template.metadata.annotations.a/b")
         #expect(KubernetesPlan.fieldPath(pointer: "/spec/containers/0/image") == ".spec.containers[0].image")
+    }
+
+    @Test func anObjectWhoseManifestMovesToANewAPIVersionIsTheSameObjectNotOneToPrune() {
+        let old = ObjectReference(apiVersion: "autoscaling/v2beta2", kind: "HorizontalPodAutoscaler", namespace: "team", name: "web")
+        let new = ObjectReference(apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", namespace: "team", name: "web")
+        let gone = ObjectReference(apiVersion: "v1", kind: "ConfigMap", namespace: "team", name: "old")
+        #expect(KubernetesPlan.stale([old, gone], rendered: [new]) == [gone])
+        #expect(KubernetesPlan.union([old, gone], [new]) == [new, gone])
+    }
+
+    @Test func countsTellCreatedFromUpdatedFromUnchanged() throws {
+        func object(_ version: String?) -> JSONValue { .object(["metadata": .object(version.map { ["resourceVersion": .string($0)] } ?? [:])]) }
+        #expect(KubernetesPlan.applyOutcome(dryRun: object(nil), applied: object("5")) == .created)
+        #expect(KubernetesPlan.applyOutcome(dryRun: object("4"), applied: object("4")) == .unchanged)
+        #expect(KubernetesPlan.applyOutcome(dryRun: object("4"), applied: object("5")) == .updated)
+    }
+
+    @Test func anIndexPointerIntoANamedListNamesTheItem() throws {
+        let live = try JSONValue(json: Array(#"{"spec":{"containers":[{"name":"web","image":"a"}],"args":["x"]}}"#.utf8))
+        #expect(KubernetesPlan.fieldPath(pointer: "/spec/containers/0/image", in: live) == ".spec.containers[name=web].image")
+        #expect(KubernetesPlan.fieldPath(pointer: "/spec/args/0", in: live) == ".spec.args[0]")
+        #expect(KubernetesPlan.fieldPath(pointer: "/spec/containers/3/image", in: live) == ".spec.containers[3].image")
     }
 }

@@ -130,9 +130,15 @@ struct KubernetesTargetTests {
         let after = try #require(try self.cluster.get("configmap", "tributary-inventory-web", namespace: "tributary-system"))
         #expect((after["data"] as? [String: String])?["objects"]?.contains("shared") == false)
         if self.cluster.isStandIn {
-            let deletes = try self.cluster.requests().filter { ($0["method"] as? String) == "DELETE" }
+            let requests = try self.cluster.requests()
+            let deletes = requests.filter { ($0["method"] as? String) == "DELETE" }
             #expect(deletes.count == 1)
             #expect(deletes.first?["propagationPolicy"] as? String == "Foreground")
+            // The inventory is written before any object is applied, and again at the end.
+            let writes = requests.filter { ["PATCH", "DELETE"].contains($0["method"] as? String) && ($0["dryRun"] as? Bool) != true }.compactMap { $0["path"] as? String }
+            #expect(writes.first == "/api/v1/namespaces/tributary-system/configmaps/tributary-inventory-web", "\(writes)")
+            #expect(writes.last == "/api/v1/namespaces/tributary-system/configmaps/tributary-inventory-web")
+            #expect(writes.count > 2)
         }
     }
 
@@ -156,6 +162,23 @@ struct KubernetesTargetTests {
         #expect(drift.message?.contains("modified: Deployment.apps \(self.namespace)/web (.spec.replicas)") == true, "\(drift.message ?? "")")
         #expect(drift.message?.contains("worker") == false)
 
+        // kubectl edit of the image (a strategic-merge patch; kubectl-edit takes the field), and a deleted object.
+        try self.cluster.kubectl(["annotate", "deployment", "worker", "-n", self.namespace, "note=by-hand"])
+        _ = try run(
+            ["kubectl", "--kubeconfig", self.cluster.kubeconfig, "--context", self.cluster.context, "edit", "deployment", "web", "-n", self.namespace],
+            environment: ["KUBE_EDITOR": "sed -i s/nginx:1.27/nginx:hacked/"]
+        )
+        let edited = try #require(await engine.checkDrift(app))
+        #expect(edited.message?.contains("(.spec.replicas, .spec.template.spec.containers[name=web].image)") == true, "\(edited.message ?? "")")
+        #expect(edited.message?.contains("worker") == false)  // an annotation the manifest does not set is not drift
+        // ignoreDifferences with Argo CD's index pointer into the container list.
+        let ignoring = self.app("web", extra: "    ignoreDifferences: [{ group: apps, kind: Deployment, name: web, jsonPointers: [/spec/template/spec/containers/0/image] }]")
+        let (ignoringEngine, ignoringConfiguration) = try self.engine([ignoring])
+        let ignoringApp = try #require(ignoringConfiguration.app(named: "web"))
+        _ = await ignoringEngine.sync(ignoringApp, trigger: .interval)
+        let partly = try #require(await ignoringEngine.checkDrift(ignoringApp))
+        #expect(partly.message?.contains("(.spec.replicas)") == true, "\(partly.message ?? "")")
+
         let (healing, healingConfiguration) = try self.engine([self.app("web", selfHeal: true)])
         let healingApp = try #require(healingConfiguration.app(named: "web"))
         _ = await healing.sync(healingApp, trigger: .interval)
@@ -166,6 +189,10 @@ struct KubernetesTargetTests {
         let worker = try #require(try self.cluster.get("deployment", "worker", namespace: self.namespace))
         #expect((worker["spec"] as? [String: Any])?["replicas"] as? Int == 4)
         #expect(await healing.checkDrift(healingApp)?.phase != .driftDetected)
+
+        try self.cluster.kubectl(["delete", "deployment", "worker", "-n", self.namespace])
+        let missing = try #require(await engine.checkDrift(app))
+        #expect(missing.message?.contains("missing: Deployment.apps \(self.namespace)/worker") == true, "\(missing.message ?? "")")
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["TRIBUTARY_TEST_KUBECONTEXT"] == nil, "needs the stand-in's control endpoints"))
@@ -175,18 +202,16 @@ struct KubernetesTargetTests {
             "apps/web/broken.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\nspec:\n  template:\n    spec:\n      containers: [{ name: a, image: a }]\n",
         ])
         let (engine, configuration) = try self.engine([self.app("web")])
-        // The namespace exists: nothing waits for the sync to create it, so the dry-run covers every object.
-        let namespaceFile = self.fixture.git.root.appendingPathComponent("namespace.yaml")
-        try "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: \(self.namespace)\n".write(to: namespaceFile, atomically: true, encoding: .utf8)
-        try self.cluster.kubectl(["apply", "--server-side", "-f", namespaceFile.path])
         try self.cluster.clearRequests()
         let rejected = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
         #expect(rejected.phase == .failed)
         #expect(rejected.message?.contains("dry-run apply Deployment.apps \(self.namespace)/broken (apps/web/broken.yaml:1)") == true, "\(rejected.message ?? "")")
         #expect(rejected.message?.contains("spec.selector") == true)
+        // CreateNamespace=true created the namespace, so that what goes in it could be dry-run; nothing else was written.
         let writes = try self.cluster.requests().filter { ["PATCH", "POST", "PUT", "DELETE"].contains($0["method"] as? String) && ($0["dryRun"] as? Bool) != true }
-        #expect(writes.isEmpty, "\(writes)")
+        #expect(writes.compactMap { $0["path"] as? String } == ["/api/v1/namespaces/\(self.namespace)"], "\(writes)")
         #expect(try self.cluster.get("configmap", "settings", namespace: self.namespace) == nil)
+        #expect(try self.cluster.get("configmap", "tributary-inventory-web", namespace: "tributary-system") == nil)
 
         let second = try self.fixture.git.commit(["apps/web/broken.yaml": nil])
         try self.cluster.forbid(verb: "patch", resource: "configmaps", namespace: self.namespace)
@@ -205,12 +230,19 @@ struct KubernetesTargetTests {
         let synced = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
         #expect(synced.health?.status == "Progressing")
         #expect(await engine.checkHealth(app) == nil)  // unchanged: no event
+        // Still progressing, with another reason: no event either.
+        try self.setStatus("web", #"{"observedGeneration":1,"replicas":1,"updatedReplicas":0}"#)
+        #expect(await engine.checkHealth(app) == nil)
 
         try self.setStatus("web", #"{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"readyReplicas":1,"availableReplicas":1}"#)
         let healthy = try #require(await engine.checkHealth(app))
         #expect(healthy.phase == .healthChanged)
         #expect(healthy.health?.status == "Healthy")
         #expect(healthy.message == "Progressing → Healthy")
+        // A restarted worker has not seen the app's health: it looks, and says nothing until it changes.
+        let (restarted, _) = try self.engine([self.app("web")])
+        _ = await restarted.sync(app, trigger: .interval)
+        #expect(await restarted.checkHealth(app) == nil)
 
         try self.setStatus("web", #"{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"availableReplicas":0,"conditions":[{"type":"Progressing","status":"False","reason":"ProgressDeadlineExceeded","message":"ReplicaSet web-1 has timed out progressing."}]}"#)
         let degraded = try #require(await engine.checkDrift(app))
@@ -329,6 +361,21 @@ struct KubernetesTargetTests {
         #expect(unreachable.phase == .failed)
         #expect(unreachable.message?.contains("did not answer") == true, "\(unreachable.message ?? "")")
         #expect(unreachable.message?.contains(self.cluster.token) == false)
+    }
+
+    @Test func everyObjectsNamespaceMustBeAllowedByTheProject() async throws {
+        let first = try self.fixture.git.commit([
+            "apps/web/settings.yaml": Self.configMap("settings"),
+            "apps/web/sneaky.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sneaky\n  namespace: kube-system\n",
+        ])
+        let projects = "projects:\n  - name: team\n    sourceRepos: [\"*\"]\n    destinations: [{ name: test, namespace: \"t-*\" }]\n"
+        let configuration = try TributaryConfiguration.parse(
+            yaml: self.clusters + projects + "apps:\n" + self.app("web").replacingOccurrences(of: "  - name: web\n", with: "  - name: web\n    project: team\n"), file: "test.yaml"
+        )
+        let refused = try #require(await self.fixture.engine(configuration).handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(refused.phase == .failed)
+        #expect(refused.message == "apps/web/sneaky.yaml:1: project team does not allow namespace kube-system of cluster test (ConfigMap kube-system/sneaky)")
+        #expect(try self.cluster.get("configmap", "settings", namespace: self.namespace) == nil)
     }
 
     /// Writes a Deployment's status through the status subresource, as its controller would.

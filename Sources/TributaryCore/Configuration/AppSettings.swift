@@ -29,7 +29,8 @@ public struct RepositorySettings: Sendable {
     }
 }
 
-/// `projects[]`: which sources and destinations apps of the project may use (globs).
+/// `projects[]`: which sources and destinations apps of the project may use (globs, where `*`
+/// matches anything, `/` included, as in Argo CD's AppProject).
 public struct ProjectSettings: Sendable {
     public var name: String
     /// `sourceRepos`: repository URL globs. Default: none allowed.
@@ -46,13 +47,9 @@ public struct ProjectSettings: Sendable {
         public var server: Glob?
         public var namespace: Glob?
 
-        /// Whether the cluster (`name` at `server`) and namespace are allowed. `*` matches across `/`
-        /// here, as in Argo CD, so `https://*` matches any URL.
+        /// Whether the cluster (`name` at `server`) and namespace are allowed.
         public func allows(name clusterName: String, server clusterServer: String?, namespace targetNamespace: String) -> Bool {
-            func matches(_ glob: Glob?, _ text: String) -> Bool {
-                guard let glob else { return true }
-                return Glob(glob.pattern.replacingOccurrences(of: "**", with: "*").replacingOccurrences(of: "*", with: "**")).matches(text)
-            }
+            func matches(_ glob: Glob?, _ text: String) -> Bool { glob?.matches(text) ?? true }
             return matches(self.name, clusterName) && (self.server == nil || clusterServer.map { matches(self.server, $0) } == true)
                 && matches(self.namespace, targetNamespace)
         }
@@ -70,18 +67,18 @@ public struct ProjectSettings: Sendable {
     init(node: ConfigurationNode) throws {
         let mapping = try node.mapping(allowedKeys: ["name", "sourceRepos", "destinations"])
         self.name = try mapping.required("name").string()
-        self.sourceRepos = try mapping["sourceRepos"]?.stringList().map(Glob.init) ?? []
+        self.sourceRepos = try mapping["sourceRepos"]?.stringList().map(Glob.project) ?? []
         for entry in try mapping["destinations"]?.sequence() ?? [] {
             if case .mapping = entry.node {
                 let fields = try entry.mapping(allowedKeys: ["name", "server", "namespace"])
                 self.clusterDestinations.append(
                     ClusterDestination(
-                        name: (try fields["name"]?.string()).map(Glob.init), server: (try fields["server"]?.string()).map(Glob.init),
-                        namespace: (try fields["namespace"]?.string()).map(Glob.init)
+                        name: (try fields["name"]?.string()).map(Glob.project), server: (try fields["server"]?.string()).map(Glob.project),
+                        namespace: (try fields["namespace"]?.string()).map(Glob.project)
                     )
                 )
             } else {
-                self.destinations.append(Glob(try entry.string()))
+                self.destinations.append(Glob.project(try entry.string()))
             }
         }
     }

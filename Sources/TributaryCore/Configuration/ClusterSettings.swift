@@ -41,6 +41,10 @@ public struct ClusterSettings: Sendable {
             guard components.user == nil, components.password == nil, components.query == nil else {
                 throw server.error("the server URL may not carry credentials or a query; put them under auth")
             }
+            // A bearer token over plain HTTP is readable by anyone on the path.
+            guard components.scheme == "https" || ["127.0.0.1", "localhost", "::1", "[::1]"].contains(components.host ?? "") else {
+                throw server.error("http:// would send the credentials in clear; use https:// (http is accepted for loopback addresses only)")
+            }
             self.server = url
         }
         if let namespace = mapping["inventoryNamespace"] { self.inventoryNamespace = try namespace.string() }

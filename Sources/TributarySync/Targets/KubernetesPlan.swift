@@ -22,6 +22,7 @@ enum KubernetesPlan {
     /// `Prune=false` in either key keeps an object that is no longer rendered.
     static let syncOptionsAnnotations = ["tributary.dev/sync-options", "argocd.argoproj.io/sync-options"]
     static let fieldManager = "tributary"
+    static let resolver = Resolver.default.removing(.timestamp)
 
     static func trackingID(app: String, _ reference: ObjectReference) -> String {
         "\(app):\(reference.group)/\(reference.kind):\(reference.namespace)/\(reference.name)"
@@ -42,7 +43,8 @@ enum KubernetesPlan {
         try manifests.map { manifest in
             let value: JSONValue
             do {
-                value = JSONValue(any: try Yams.load(yaml: manifest.yaml))
+                // No timestamp rule: `date: 2024-01-01` stays the string it is to kubectl (YAML 1.1 bools and numbers as there).
+                value = JSONValue(any: try Yams.load(yaml: manifest.yaml, Self.resolver))
             } catch {
                 throw SyncError(code: .render, message: "\(manifest.source): not valid YAML", sourceError: .init(file: manifest.file, line: manifest.line, message: "not valid YAML"))
             }
@@ -171,11 +173,37 @@ enum KubernetesPlan {
         guard let owner = self.trackingApp(of: live) else { return .release("it no longer carries \(app)'s tracking annotation") }
         guard owner == app else { return .release("its tracking annotation names app \(owner)") }
         let annotations = live[path: "metadata.annotations"]?.object ?? [:]
-        let optedOut = self.syncOptionsAnnotations.contains { key in
-            (annotations[key]?.string ?? "").split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "Prune=false" }
-        }
-        if optedOut { return .keep("annotated Prune=false") }
+        // Prune=confirm waits for a person in Argo CD; Tributary has no one to ask, so it keeps the object.
+        let optedOut = self.syncOptionsAnnotations.lazy.compactMap { key in
+            (annotations[key]?.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.first { $0 == "Prune=false" || $0 == "Prune=confirm" }
+        }.first
+        if let optedOut { return .keep("annotated \(optedOut)") }
         return prune ? .delete : .keep("prune is off")
+    }
+
+    /// The previous inventory's objects that are no longer rendered. By identity, not version: an
+    /// object whose manifest moved to a new apiVersion is the same object, not one to prune.
+    static func stale(_ previous: [ObjectReference], rendered: [ObjectReference]) -> [ObjectReference] {
+        let identities = Set(rendered.map(\.identity))
+        return previous.filter { !identities.contains($0.identity) }
+    }
+
+    /// The inventory written before applying: the previous objects and the rendered ones, one entry
+    /// per object, at its rendered apiVersion.
+    static func union(_ previous: [ObjectReference], _ rendered: [ObjectReference]) -> Set<ObjectReference> {
+        Set(rendered).union(self.stale(previous, rendered: rendered))
+    }
+
+    enum ApplyResult: Hashable, Sendable {
+        case created, updated, unchanged
+    }
+
+    /// What an apply did, from the dry-run just before it and its answer: a dry-run of a create
+    /// answers without a resourceVersion; an apply that changes nothing keeps the object's.
+    static func applyOutcome(dryRun: JSONValue, applied: JSONValue) -> ApplyResult {
+        let version = dryRun[path: "metadata.resourceVersion"]?.string ?? ""
+        if version.isEmpty { return .created }
+        return version == applied[path: "metadata.resourceVersion"]?.string ? .unchanged : .updated
     }
 
     /// The drifted field paths of one object: where the live object differs from what applying
@@ -184,17 +212,27 @@ enum KubernetesPlan {
         let ignored = rules.filter { rule in
             rule.group == reference.group && rule.kind == reference.kind && (rule.name ?? reference.name) == reference.name
                 && (rule.namespace ?? reference.namespace) == reference.namespace
-        }.flatMap { $0.jsonPointers.map(self.fieldPath(pointer:)) }
+        }.flatMap { $0.jsonPointers.map { self.fieldPath(pointer: $0, in: live) } }
         return FieldDiff.paths(from: live, to: applied).filter { path in
             !ignored.contains { path == $0 || path.hasPrefix($0 + ".") || path.hasPrefix($0 + "[") }
         }
     }
 
     /// `/spec/template/metadata/annotations/a~1b` → `.spec.template.metadata.annotations.a/b`.
-    static func fieldPath(pointer: String) -> String {
-        pointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { segment in
+    /// An index into a list of named items (`/spec/containers/0`) becomes the item's name, as
+    /// `FieldDiff` names it (`.spec.containers[name=web]`), looked up in `object`.
+    static func fieldPath(pointer: String, in object: JSONValue? = nil) -> String {
+        var current = object
+        return pointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { segment in
             let key = segment.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-            return Int(key) != nil ? "[\(key)]" : ".\(key)"
+            if let index = Int(key), case .array(let items)? = current {
+                current = items.indices.contains(index) ? items[index] : nil
+                if items.allSatisfy({ $0["name"]?.string != nil }), let name = current?["name"]?.string { return "[name=\(name)]" }
+                return "[\(key)]"
+            }
+            if let index = Int(key), current == nil || current?.object == nil { return "[\(index)]" }
+            current = current?[key]
+            return ".\(key)"
         }.joined()
     }
 }

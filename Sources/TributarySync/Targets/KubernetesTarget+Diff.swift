@@ -10,9 +10,10 @@ public struct ObjectDiff: Sendable {
         /// Fields that would change, with values as compact JSON; a Secret's values are masked.
         case update([(path: String, old: String, new: String)])
         case unchanged
-        /// In the inventory, no longer rendered: deleted by a sync with prune, else kept.
+        /// In the inventory, no longer rendered: a sync deletes it.
         case prune
-        case orphan
+        /// In the inventory, no longer rendered, and kept: why (prune is off, `Prune=false`).
+        case orphan(String)
     }
 
     public var object: String
@@ -29,7 +30,7 @@ extension KubernetesTarget {
         }
         do {
             let client = try KubernetesClient(connection: .make(for: cluster), userAgent: "tributary/render")
-            return KubernetesTarget(client: client, cluster: name, app: app, inventoryNamespace: cluster.inventoryNamespace)
+            return KubernetesTarget(client: client, cluster: name, app: app, inventoryNamespace: cluster.inventoryNamespace, project: configuration.project(named: app.project))
         } catch let error as KubernetesError {
             throw SyncError(code: .target, message: "cluster \(name): \(error.message)")
         }
@@ -40,7 +41,7 @@ extension KubernetesTarget {
     public func diff(_ manifests: [Manifest], prune: Bool) async throws -> [ObjectDiff] {
         let objects = try await self.desiredObjects(manifests)
         var result = try await self.concurrently(objects) { object -> ObjectDiff in
-            guard let live = try await self.client.get(object.reference) else { return ObjectDiff(object: "\(object.reference)", change: .create) }
+            guard let live = try await self.get(object.reference, source: object.source) else { return ObjectDiff(object: "\(object.reference)", change: .create) }
             let applied: JSONValue
             do {
                 applied = try await self.client.apply(object.object, fieldManager: KubernetesPlan.fieldManager, force: true, dryRun: true)
@@ -53,9 +54,13 @@ extension KubernetesTarget {
             }
             return ObjectDiff(object: "\(object.reference)", change: changes.isEmpty ? .unchanged : .update(changes))
         }
-        let desired = Set(objects.map(\.reference))
-        for reference in (try await self.readInventory()?.objects ?? []) where !desired.contains(reference) {
-            result.append(ObjectDiff(object: "\(reference)", change: prune ? .prune : .orphan))
+        // What the previous inventory holds and the rendering does not: as a sync's prune would decide.
+        for reference in KubernetesPlan.stale(try await self.readInventory()?.objects ?? [], rendered: objects.map(\.reference)) {
+            switch KubernetesPlan.pruneAction(for: try await self.get(reference, source: "diff"), app: self.app, prune: prune) {
+            case .delete: result.append(ObjectDiff(object: "\(reference)", change: .prune))
+            case .keep(let why): result.append(ObjectDiff(object: "\(reference)", change: .orphan(why)))
+            case .gone, .release: continue
+            }
         }
         return result
     }

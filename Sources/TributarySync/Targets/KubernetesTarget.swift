@@ -18,11 +18,15 @@ public struct KubernetesTarget: SyncTarget {
     let options: AppSettings.SyncPolicy.Options
     let waitForHealth: Duration?
     let ignoreDifferences: [AppSettings.IgnoreDifference]
+    /// The app's project: every object's namespace must be one of its destinations, as Argo CD
+    /// checks each resource, not only the app's destination namespace.
+    let project: ProjectSettings?
     /// How often health is polled while waiting for it.
     var healthPollInterval: Duration = .milliseconds(250)
 
-    init(client: KubernetesClient, cluster: String, app: AppSettings, inventoryNamespace: String) {
+    init(client: KubernetesClient, cluster: String, app: AppSettings, inventoryNamespace: String, project: ProjectSettings?) {
         self.client = client
+        self.project = project
         self.cluster = cluster
         if case .kubernetes(_, let namespace) = app.destination { self.namespace = namespace } else { self.namespace = nil }
         self.app = app.name
@@ -47,40 +51,48 @@ public struct KubernetesTarget: SyncTarget {
         let previous = try await self.readInventory()
         var counts = SyncEvent.ResourceCounts()
 
-        // Namespaces and CRDs the sync creates: objects that need them are dry-run once they exist.
+        // What waits to be dry-run: objects in a namespace the sync creates, custom resources of a
+        // CRD it creates (the API cannot dry-run them before those exist).
         let creating = try await self.namespacesToCreate(objects)
-        let pendingKinds = definedKinds
-        var servedKinds: Set<String> = []
-        for kind in pendingKinds {
+        var pendingKinds: Set<String> = []
+        for kind in definedKinds {
             let parts = kind.split(separator: " ").map(String.init)
-            if (try? await self.client.resource(apiVersion: parts[0], kind: parts[1])) != nil { servedKinds.insert(kind) }
+            if (try? await self.client.resource(apiVersion: parts[0], kind: parts[1])) == nil { pendingKinds.insert(kind) }
         }
-        func deferred(_ object: DesiredObject) -> Bool {
-            creating.contains(object.reference.namespace) || (pendingKinds.contains("\(object.reference.apiVersion) \(object.reference.kind)") && !servedKinds.contains("\(object.reference.apiVersion) \(object.reference.kind)"))
+        let createdByObjects = Set(objects.filter { $0.reference.kind == "Namespace" && $0.reference.group.isEmpty }.map(\.reference.name))
+        func waitsForTheSet(_ object: DesiredObject) -> Bool {
+            (creating.contains(object.reference.namespace) && createdByObjects.contains(object.reference.namespace))
+                || pendingKinds.contains("\(object.reference.apiVersion) \(object.reference.kind)")
         }
 
-        // 1. The whole set, dry-run: a rejection fails the sync before anything is applied.
-        let checked = try await self.concurrently(objects.filter { !deferred($0) }) { object in
-            (object.reference, try await self.dryRun(object))
+        // 1. Dry-run: a rejection fails the sync before anything is applied. The destination
+        //    namespace of CreateNamespace=true (not part of the app, as in Argo CD) is created first
+        //    so that what goes into it can be dry-run too.
+        var dryRuns: [ObjectReference: JSONValue] = [:]
+        for (reference, result) in try await self.concurrently(objects.filter { !waitsForTheSet($0) && !creating.contains($0.reference.namespace) }, { ($0.reference, try await self.dryRun($0)) }) {
+            dryRuns[reference] = result
         }
-        var dryRuns = Dictionary(checked) { first, _ in first }
-
-        // 2. The inventory, before any object: previous ∪ new, still at the previous revision.
-        let previousReferences = previous?.objects ?? []
-        try await self.writeInventory(Set(previousReferences).union(objects.map(\.reference)), revision: previous?.revision)
-
-        // 3. Apply: the destination namespace, then batch by batch.
-        if let namespace = self.namespace, self.options.createNamespace, creating.contains(namespace), !objects.contains(where: { $0.reference.kind == "Namespace" && $0.reference.name == namespace }) {
+        if let namespace = self.namespace, self.options.createNamespace, creating.contains(namespace), !createdByObjects.contains(namespace) {
             _ = try await self.applyObject(.object(["apiVersion": "v1", "kind": "Namespace", "metadata": .object(["name": .string(namespace)])]), source: "syncOptions CreateNamespace=true")
+            for (reference, result) in try await self.concurrently(objects.filter { $0.reference.namespace == namespace && !waitsForTheSet($0) }, { ($0.reference, try await self.dryRun($0)) }) {
+                dryRuns[reference] = result
+            }
         }
+
+        // 2. The inventory, before any object: previous ∪ new (one entry per object, at its new
+        //    apiVersion), still at the previous revision.
+        let previousReferences = previous?.objects ?? []
+        try await self.writeInventory(KubernetesPlan.union(previousReferences, objects.map(\.reference)), revision: previous?.revision)
+
+        // 3. Apply, batch by batch: Namespaces and CRDs, then the waves.
         var applied: [ObjectReference: JSONValue] = [:]
         let deadline = self.waitForHealth.map { ContinuousClock.now + $0 }
         let batches = KubernetesPlan.batches(objects)
         for (index, batch) in batches.enumerated() {
-            if index == 1 || (index == 0 && batch.wave != nil) {
-                // Namespaces and CRDs exist now: dry-run what waited for them before anything else is applied.
-                let waiting = objects.filter { dryRuns[$0.reference] == nil && !applied.keys.contains($0.reference) }
-                for (reference, result) in try await self.concurrently(waiting, { object in (object.reference, try await self.dryRun(object)) }) {
+            if batch.wave != nil {
+                // What waited for the set's Namespaces and CRDs is dry-run before anything else is applied.
+                let waiting = objects.filter { dryRuns[$0.reference] == nil && applied[$0.reference] == nil }
+                for (reference, result) in try await self.concurrently(waiting, { ($0.reference, try await self.dryRun($0)) }) {
                     dryRuns[reference] = result
                 }
             }
@@ -93,14 +105,10 @@ public struct KubernetesTarget: SyncTarget {
             }
             for (reference, before, after) in results {
                 applied[reference] = after
-                // A dry-run of a create answers without a resourceVersion; an unchanged object keeps its own.
-                let version = before[path: "metadata.resourceVersion"]?.string ?? ""
-                if version.isEmpty {
-                    counts.created += 1
-                } else if version == after[path: "metadata.resourceVersion"]?.string {
-                    counts.unchanged += 1
-                } else {
-                    counts.updated += 1
+                switch KubernetesPlan.applyOutcome(dryRun: before, applied: after) {
+                case .created: counts.created += 1
+                case .updated: counts.updated += 1
+                case .unchanged: counts.unchanged += 1
                 }
                 if reference.kind == "CustomResourceDefinition", reference.group == "apiextensions.k8s.io" {
                     try await self.waitUntilEstablished(reference, object: after)
@@ -108,21 +116,22 @@ public struct KubernetesTarget: SyncTarget {
             }
             if let deadline, batch.wave != nil, index + 1 == batches.count || batches[index + 1].wave != batch.wave {
                 try await self.waitUntilHealthy(objects.filter { $0.wave == batch.wave }.map(\.reference), deadline: deadline, wave: batch.wave)
+                // Controllers wrote meanwhile: dry-run what is still to come again just before applying
+                // it, so an unchanged object is still told from a changed one.
+                dryRuns = dryRuns.filter { applied[$0.key] != nil }
             }
         }
 
         // 4. Prune what the previous inventory holds and the rendering no longer does.
-        let desired = Set(objects.map(\.reference))
+        let stale = KubernetesPlan.stale(previousReferences, rendered: objects.map(\.reference))
         var kept: [ObjectReference] = []
-        let stale = previousReferences.filter { !desired.contains($0) }
-        let lives = try await self.concurrently(stale) { reference in (reference, try await self.client.get(reference)) }
+        let lives = try await self.concurrently(stale) { reference in (reference, try await self.liveForPrune(reference)) }
         // Reverse wave order, as Argo CD prunes.
-        let ordered = lives.sorted { Self.wave(of: $0.1) > Self.wave(of: $1.1) }
-        for (reference, live) in ordered {
+        for (reference, live) in lives.sorted(by: { Self.wave(of: $0.1) > Self.wave(of: $1.1) }) {
             switch KubernetesPlan.pruneAction(for: live, app: self.app, prune: context.prune) {
             case .delete:
                 do {
-                    _ = try await self.client.delete(reference, propagation: self.options.prunePropagationPolicy)
+                    _ = try await self.client.delete(reference, propagation: self.options.prunePropagationPolicy, uid: live?[path: "metadata.uid"]?.string)
                 } catch let error as KubernetesError {
                     throw Self.failure(error, doing: "delete", reference, source: "prune")
                 }
@@ -138,15 +147,35 @@ public struct KubernetesTarget: SyncTarget {
         }
 
         // 5. The inventory at the new revision.
-        try await self.writeInventory(desired.union(kept), revision: context.revision)
+        try await self.writeInventory(Set(objects.map(\.reference)).union(kept), revision: context.revision)
         // Waited for: as it is now. Otherwise as the apply answered (a new rollout is Progressing).
         let health: SyncEvent.Health
         if deadline != nil {
-            health = self.assess(try await self.concurrently(objects) { ($0.reference, try await self.client.get($0.reference)) })
+            health = self.assess(try await self.concurrently(objects) { ($0.reference, try await self.get($0.reference, source: "health")) })
         } else {
             health = self.assess(objects.map { ($0.reference, applied[$0.reference]) })
         }
         return ApplyOutcome(counts: counts, health: health)
+    }
+
+    /// A previous object as prune sees it; a kind the API no longer serves counts as gone.
+    private func liveForPrune(_ reference: ObjectReference) async throws -> JSONValue? {
+        do {
+            return try await self.client.get(reference)
+        } catch let error as KubernetesError where error.code == .unknownKind {
+            return nil
+        } catch let error as KubernetesError {
+            throw Self.failure(error, doing: "get", reference, source: "prune")
+        }
+    }
+
+    /// A live object; errors name the verb, the object and why it was read.
+    func get(_ reference: ObjectReference, source: String) async throws -> JSONValue? {
+        do {
+            return try await self.client.get(reference)
+        } catch let error as KubernetesError {
+            throw Self.failure(error, doing: "get", reference, source: source)
+        }
     }
 
     /// The manifests as objects for this destination, kinds looked up in discovery.
@@ -169,7 +198,20 @@ public struct KubernetesTarget: SyncTarget {
                 throw Self.failure(error, doing: "discover", nil, source: manifest.source)
             }
         }
-        return (try KubernetesPlan.prepare(parsed, app: self.app, namespace: self.namespace, scopes: scopes), Set(defined.keys))
+        let objects = try KubernetesPlan.prepare(parsed, app: self.app, namespace: self.namespace, scopes: scopes)
+        if let project = self.project {
+            let server = self.client.connection.server
+            for object in objects where !object.reference.namespace.isEmpty {
+                let namespace = object.reference.namespace
+                let asString = "kubernetes:\(self.cluster)/\(namespace)"
+                guard project.destinations.contains(where: { $0.matches(asString) })
+                    || project.clusterDestinations.contains(where: { $0.allows(name: self.cluster, server: server, namespace: namespace) })
+                else {
+                    throw SyncError(code: .refused, message: "\(object.source): project \(project.name) does not allow namespace \(namespace) of cluster \(self.cluster) (\(object.reference))")
+                }
+            }
+        }
+        return (objects, Set(defined.keys))
     }
 
     /// Namespaces objects go to that do not exist and that this sync creates (a Namespace object,
@@ -215,7 +257,7 @@ public struct KubernetesTarget: SyncTarget {
                 throw SyncError(code: .target, message: "\(reference) was applied but is not Established after 60 s")
             }
             try await Task.sleep(for: .milliseconds(100))
-            current = try await self.client.get(reference)
+            current = try await self.get(reference, source: "waiting for Established")
         }
         // Its kinds are served now: the next lookup of them fetches discovery again.
         if let group = object[path: "spec.group"]?.string {
@@ -228,7 +270,7 @@ public struct KubernetesTarget: SyncTarget {
     /// `syncPolicy.waitForHealth`: polls the wave's objects until all are healthy; Degraded fails at once.
     private func waitUntilHealthy(_ references: [ObjectReference], deadline: ContinuousClock.Instant, wave: Int?) async throws {
         while true {
-            let lives = try await self.concurrently(references) { reference in (reference, try await self.client.get(reference)) }
+            let lives = try await self.concurrently(references) { reference in (reference, try await self.get(reference, source: "waitForHealth")) }
             let assessments = lives.map { ($0.0, Health.assess($0.1)) }
             let worst = Health.worst(assessments)
             let label = wave.map { "wave \($0)" } ?? "the app"
@@ -251,7 +293,7 @@ public struct KubernetesTarget: SyncTarget {
     public func drift(from manifests: [Manifest]) async throws -> DriftReport {
         let objects = try await self.desiredObjects(manifests)
         let results = try await self.concurrently(objects) { object -> (ObjectReference, [String]?) in
-            guard let live = try await self.client.get(object.reference) else { return (object.reference, nil) }
+            guard let live = try await self.get(object.reference, source: "drift check") else { return (object.reference, nil) }
             // What an apply would make of the live object: fields set by others and defaults stay, so
             // they are not drift; a field the manifest sets but someone changed (and took) is.
             let applied: JSONValue
@@ -275,7 +317,7 @@ public struct KubernetesTarget: SyncTarget {
 
     public func health() async throws -> SyncEvent.Health? {
         guard let inventory = try await self.readInventory() else { return nil }
-        let lives = try await self.concurrently(inventory.objects) { reference in (reference, try await self.client.get(reference)) }
+        let lives = try await self.concurrently(inventory.objects) { reference in (reference, try await self.get(reference, source: "health check")) }
         return self.assess(lives)
     }
 
