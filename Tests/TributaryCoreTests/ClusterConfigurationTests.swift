@@ -35,6 +35,10 @@ struct ClusterConfigurationTests {
               - name: api
                 source: { repoURL: https://h/o/r.git }
                 destination: { server: https://edge.example, namespace: api }
+                driftIgnoreRules:
+                  - paths: [/spec/replicas]
+                    target: { kind: Deployment }
+                  - paths: [/metadata/annotations/last-seen]
             """
         let configuration = try TributaryConfiguration.parse(yaml: yaml, file: "c.yaml")
         #expect(configuration.clusters.map(\.name) == ["prod", "staging", "local", "edge"])
@@ -51,6 +55,8 @@ struct ClusterConfigurationTests {
         let api = try #require(configuration.app(named: "api"))
         #expect(api.cluster == "edge")
         #expect(api.destination.description == "kubernetes:edge/api")
+        #expect(api.ignoreDifferences.map(\.kind) == ["Deployment", nil])
+        #expect(api.ignoreDifferences.map(\.group) == [nil, nil])
         #expect(configuration.clusterNames == ["edge", "prod"])
     }
 

@@ -103,6 +103,9 @@ struct KubernetesPlanTests {
         #expect(KubernetesPlan.driftedFields(live: live, applied: applied, reference: web, ignoring: rules) == [".spec.template.metadata.annotations.a/b"])
         let other = ObjectReference(apiVersion: "apps/v1", kind: "StatefulSet", namespace: "team", name: "web")
         #expect(KubernetesPlan.driftedFields(live: live, applied: applied, reference: other, ignoring: rules).count == 2)
+        // Flux's driftIgnoreRules without a target apply to every object.
+        let everywhere = [AppSettings.IgnoreDifference(group: nil, kind: nil, jsonPointers: ["/spec/template"])]
+        #expect(KubernetesPlan.driftedFields(live: live, applied: applied, reference: other, ignoring: everywhere) == [".spec.replicas"])
         #expect(KubernetesPlan.fieldPath(pointer: "/spec/template/metadata/annotations/a~1b") == ".spec.template.metadata.annotations.a/b")
         #expect(KubernetesPlan.fieldPath(pointer: "/spec/containers/0/image") == ".spec.containers[0].image")
     }

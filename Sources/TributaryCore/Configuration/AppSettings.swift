@@ -138,18 +138,18 @@ public struct AppSettings: Sendable {
         }
     }
 
-    /// `ignoreDifferences[]`, as in Argo CD's Application: fields of matching objects that drift
-    /// detection does not count (Flux calls these `driftIgnoreRules`).
+    /// `ignoreDifferences[]`, as in Argo CD's Application, or `driftIgnoreRules[]`, as in Flux's
+    /// Kustomization: fields of matching objects that drift detection does not count.
     public struct IgnoreDifference: Sendable {
-        /// `group` (empty: core), `kind`; `name` and `namespace` optional (nil: any).
-        public var group: String
-        public var kind: String
+        /// `group` (empty: core; nil: any), `kind` (nil: any); `name` and `namespace` (nil: any).
+        public var group: String?
+        public var kind: String?
         public var name: String?
         public var namespace: String?
         /// `jsonPointers`: RFC 6901 pointers (`/spec/replicas`); a field under one is ignored too.
         public var jsonPointers: [String]
 
-        public init(group: String, kind: String, name: String? = nil, namespace: String? = nil, jsonPointers: [String]) {
+        public init(group: String?, kind: String?, name: String? = nil, namespace: String? = nil, jsonPointers: [String]) {
             self.group = group
             self.kind = kind
             self.name = name
@@ -201,7 +201,7 @@ public struct AppSettings: Sendable {
     }
 
     init(node: ConfigurationNode) throws {
-        let mapping = try node.mapping(allowedKeys: ["name", "project", "source", "destination", "syncPolicy", "ignoreDifferences"])
+        let mapping = try node.mapping(allowedKeys: ["name", "project", "source", "destination", "syncPolicy", "ignoreDifferences", "driftIgnoreRules"])
         self.file = node.file
         self.line = node.line
         self.name = try mapping.required("name").string()
@@ -313,6 +313,28 @@ public struct AppSettings: Sendable {
                         name: try fields["name"]?.string(), namespace: try fields["namespace"]?.string(), jsonPointers: pointers
                     )
                 )
+            }
+        }
+        if let rulesNode = mapping["driftIgnoreRules"] {
+            // Flux's form: `paths` (JSON pointers) and an optional `target` selector.
+            for entry in try rulesNode.sequence() {
+                let fields = try entry.mapping(allowedKeys: ["paths", "target"])
+                let paths = try fields.required("paths").stringList()
+                for path in paths where !path.hasPrefix("/") {
+                    throw try fields.required("paths").error("a JSON pointer starts with /: \(path)")
+                }
+                var rule = IgnoreDifference(group: nil, kind: nil, jsonPointers: paths)
+                if let targetNode = fields["target"] {
+                    let target = try targetNode.mapping(allowedKeys: ["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"])
+                    if let key = ["labelSelector", "annotationSelector"].first(where: { target[$0] != nil }) {
+                        throw try target.required(key).error("\(key) in a drift ignore rule is not supported yet; select by group, kind, name and namespace")
+                    }
+                    rule.group = try target["group"]?.string()
+                    rule.kind = try target["kind"]?.string()
+                    rule.name = try target["name"]?.string()
+                    rule.namespace = try target["namespace"]?.string()
+                }
+                self.ignoreDifferences.append(rule)
             }
         }
     }

@@ -210,7 +210,7 @@ enum KubernetesPlan {
     /// the rendered one would make of it, less the app's `ignoreDifferences`.
     static func driftedFields(live: JSONValue, applied: JSONValue, reference: ObjectReference, ignoring rules: [AppSettings.IgnoreDifference]) -> [String] {
         let ignored = rules.filter { rule in
-            rule.group == reference.group && rule.kind == reference.kind && (rule.name ?? reference.name) == reference.name
+            (rule.group ?? reference.group) == reference.group && (rule.kind ?? reference.kind) == reference.kind && (rule.name ?? reference.name) == reference.name
                 && (rule.namespace ?? reference.namespace) == reference.namespace
         }.flatMap { $0.jsonPointers.map { self.fieldPath(pointer: $0, in: live) } }
         return FieldDiff.paths(from: live, to: applied).filter { path in
