@@ -110,6 +110,12 @@ extension SyncEngine {
                     let renderStarted = clock.now
                     let manifests = try await self.render(app, at: head, remote: remote)
                     timings.renderMilliseconds = Self.milliseconds(clock.now - renderStarted)
+                    if manifests.isEmpty, let automated = app.syncPolicy.automated, automated.prune, !automated.allowEmpty {
+                        throw SyncError(
+                            code: .refused,
+                            message: "\(app.source.path.isEmpty ? "the repository root" : app.source.path) renders no resources at \(head.prefix(12)); with prune that would delete everything the app owns, and allowEmpty is false, so the target is left as it is"
+                        )
+                    }
                     let applyStarted = clock.now
                     let context = ApplyContext(
                         app: app.name,

@@ -55,6 +55,26 @@ struct SyncEngineTests {
         #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"2\"") == true)
     }
 
+    @Test func anEmptyRenderWithPruneIsRefusedUnlessAllowEmpty() async throws {
+        let first = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
+        let configuration = try self.fixture.configuration(apps: [
+            self.fixture.app("shop"),
+            self.fixture.app("cart", path: "apps/shop").replacingOccurrences(of: "prune: true,", with: "prune: true, allowEmpty: true,"),
+        ])
+        #expect(configuration.app(named: "cart")?.syncPolicy.automated?.allowEmpty == true)
+        let engine = try self.fixture.engine(configuration)
+        _ = await engine.handle(self.fixture.change(after: first), id: "c1")
+        let emptied = try self.fixture.git.commit(["apps/shop/config.yaml": nil, "apps/shop/README.md": "nothing here\n"])
+        let events = Dictionary(uniqueKeysWithValues: await engine.handle(self.fixture.change(after: emptied, before: first), id: "c2").map { ($0.app, $0) })
+        #expect(events["shop"]?.phase == .failed)
+        #expect(events["shop"]?.message?.contains("renders no resources") == true, "\(events["shop"]?.message ?? "")")
+        #expect(events["shop"]?.message?.contains("allowEmpty is false") == true)
+        #expect(self.fixture.read("shop", "configmap_shop_shop.yaml") != nil)
+        #expect(events["cart"]?.phase == .succeeded)
+        #expect(events["cart"]?.resources == .init(pruned: 1))
+        #expect(self.fixture.read("cart", "configmap_shop_shop.yaml") == nil)
+    }
+
     @Test func malformedManifestFailsWithFileAndLineAndTheTargetKeepsItsLastGoodState() async throws {
         let good = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
         let engine = try self.fixture.engine(try self.fixture.configuration(apps: [self.fixture.app("shop")]))

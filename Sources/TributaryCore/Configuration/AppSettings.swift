@@ -190,6 +190,10 @@ public struct AppSettings: Sendable {
         public struct Automated: Sendable {
             public var prune = false
             public var selfHeal = false
+            /// `allowEmpty`: let a sync with prune render nothing and so delete everything the app
+            /// owns. Default false, as in Argo CD: such a sync is refused (a broken path or an
+            /// emptied directory is far likelier than a wish to delete it all).
+            public var allowEmpty = false
         }
 
         public struct Retry: Sendable {
@@ -268,10 +272,11 @@ public struct AppSettings: Sendable {
         if let policyNode = mapping["syncPolicy"] {
             let policy = try policyNode.mapping(allowedKeys: ["automated", "retry", "interval", "syncOptions", "waitForHealth"])
             if let automatedNode = policy["automated"] {
-                let automated = try automatedNode.mapping(allowedKeys: ["prune", "selfHeal"])
+                let automated = try automatedNode.mapping(allowedKeys: ["prune", "selfHeal", "allowEmpty"])
                 self.syncPolicy.automated = .init(
                     prune: try automated["prune"]?.bool() ?? false,
-                    selfHeal: try automated["selfHeal"]?.bool() ?? false
+                    selfHeal: try automated["selfHeal"]?.bool() ?? false,
+                    allowEmpty: try automated["allowEmpty"]?.bool() ?? false
                 )
             } else {
                 self.syncPolicy.automated = nil
