@@ -378,6 +378,64 @@ struct KubernetesTargetTests {
         #expect(try self.cluster.get("configmap", "settings", namespace: self.namespace) == nil)
     }
 
+    @Test func argoCDAndFluxDefinitionsSyncLikeTheNativeOnes() async throws {
+        let first = try self.fixture.git.commit(["apps/web/settings.yaml": Self.configMap("settings"), "apps/web/deployment.yaml": Self.deployment("web")])
+        let definitions = self.fixture.git.root.appendingPathComponent("definitions")
+        try FileManager.default.createDirectory(at: definitions, withIntermediateDirectories: true)
+        try """
+            apiVersion: argoproj.io/v1alpha1
+            kind: AppProject
+            metadata: { name: team, namespace: argocd }
+            spec:
+              sourceRepos: ['*']
+              destinations: [{ name: test, namespace: '*' }]
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata: { name: argo-web, namespace: argocd }
+            spec:
+              project: team
+              source: { repoURL: "\(self.fixture.repoURL)", targetRevision: main, path: apps/web }
+              destination: { server: https://kubernetes.default.svc, namespace: \(self.namespace)-argo }
+              syncPolicy:
+                automated: { prune: true, selfHeal: true }
+                syncOptions: [CreateNamespace=true]
+                retry: { limit: 2, backoff: { duration: 5s, factor: 2, maxDuration: 1m } }
+            ---
+            apiVersion: source.toolkit.fluxcd.io/v1
+            kind: GitRepository
+            metadata: { name: infra, namespace: flux-system }
+            spec: { url: "\(self.fixture.repoURL)", ref: { branch: main }, interval: 1m }
+            ---
+            apiVersion: kustomize.toolkit.fluxcd.io/v1
+            kind: Kustomization
+            metadata: { name: flux-web, namespace: flux-system }
+            spec: { sourceRef: { kind: GitRepository, name: infra }, path: ./apps/web, prune: true, interval: 1h, targetNamespace: \(self.namespace) }
+
+            """.write(to: definitions.appendingPathComponent("apps.yaml"), atomically: true, encoding: .utf8)
+        // The Flux app's namespace exists, as Flux would need it to; Argo CD's is created by CreateNamespace.
+        let namespaceFile = self.fixture.git.root.appendingPathComponent("namespace.yaml")
+        try "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: \(self.namespace)\n".write(to: namespaceFile, atomically: true, encoding: .utf8)
+        try self.cluster.kubectl(["apply", "--server-side", "-f", namespaceFile.path])
+        let configuration = try TributaryConfiguration.parse(
+            yaml: self.clusters + "definitions: [{ path: \"\(definitions.path)\", cluster: test }]\napps:\n" + self.app("web").replacingOccurrences(of: "namespace: \(self.namespace) }", with: "namespace: \(self.namespace)-native }"),
+            file: "test.yaml"
+        )
+        #expect(configuration.warnings.isEmpty, "\(configuration.warnings)")
+        let events = await (try self.fixture.engine(configuration)).handle(self.fixture.change(after: first), id: "c1")
+        #expect(events.map(\.app) == ["argo-web", "flux-web", "web"])
+        for event in events {
+            #expect(event.phase == .succeeded, "\(event.app): \(event.message ?? "")")
+            #expect(event.resources == .init(created: 2))
+            #expect(event.health?.status == "Progressing")
+        }
+        for namespace in ["\(self.namespace)-argo", self.namespace, "\(self.namespace)-native"] {
+            #expect(try self.cluster.get("configmap", "settings", namespace: namespace) != nil)
+        }
+        let tracking = (try self.cluster.get("deployment", "web", namespace: "\(self.namespace)-argo")?["metadata"] as? [String: Any])?["annotations"] as? [String: String]
+        #expect(tracking?["tributary.dev/tracking-id"] == "argo-web:apps/Deployment:\(self.namespace)-argo/web")
+    }
+
     /// Writes a Deployment's status through the status subresource, as its controller would.
     func setStatus(_ deployment: String, _ status: String) throws {
         try self.cluster.kubectl(["patch", "deployment", deployment, "-n", self.namespace, "--subresource=status", "--type=merge", "-p", #"{"status":\#(status)}"#])

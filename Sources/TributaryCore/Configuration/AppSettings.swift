@@ -344,7 +344,16 @@ public struct AppSettings: Sendable {
         }
     }
 
-    private static func read(option node: ConfigurationNode, into options: inout SyncPolicy.Options) throws {
+    /// An app built from another tool's definition (`Definitions`), with the defaults of a native one.
+    init(name: String, repoURL: String, file: String, line: Int?) {
+        self.name = name
+        self.source = Source(repoURL: repoURL)
+        self.destination = .kubernetes(cluster: "", namespace: nil)
+        self.file = file
+        self.line = line
+    }
+
+    static func read(option node: ConfigurationNode, into options: inout SyncPolicy.Options) throws {
         let text = try node.string()
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, SyncPolicy.Options.keys.contains(parts[0]) else {

@@ -63,7 +63,29 @@ public struct TributaryConfiguration: Sendable {
             case "listener": configuration.listener = try ListenerSettings(node: node)
             case "webhooks": configuration.webhooks = try WebhookSettings(node: node)
             case "repositories": configuration.repositories = try node.sequence().map(RepositorySettings.init(node:))
-            case "projects": configuration.projects = try node.sequence().map(ProjectSettings.init(node:))
+            case "projects": configuration.projects += try node.sequence().map(ProjectSettings.init(node:))
+            case "definitions":
+                for entry in try node.sequence() {
+                    var path: String
+                    var cluster: String?
+                    if case .mapping = entry.node {
+                        let fields = try entry.mapping(allowedKeys: ["path", "cluster"])
+                        path = try fields.required("path").string()
+                        cluster = try fields["cluster"]?.string()
+                    } else {
+                        path = try entry.string()
+                    }
+                    if !path.hasPrefix("/") { path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path }
+                    let definitions = try Definitions.load(path: path, cluster: cluster)
+                    configuration.warnings += definitions.warnings
+                    configuration.projects += definitions.projects
+                    for app in definitions.apps {
+                        if let first = configuration.apps.first(where: { $0.name == app.name }) {
+                            throw ConfigurationError(file: app.file, line: app.line, key: "metadata.name", message: "app \(app.name) is already declared at \(first.declaredAt)")
+                        }
+                        configuration.apps.append(app)
+                    }
+                }
             case "clusters":
                 for entry in try node.sequence() {
                     let cluster = try ClusterSettings(node: entry)
@@ -103,6 +125,9 @@ public struct TributaryConfiguration: Sendable {
             for trigger in subscription.triggers where configuration.notifications.trigger(named: trigger) == nil {
                 throw node.error("no trigger named \(trigger); triggers are \(NotificationSettings.builtInTriggers.keys.sorted().joined(separator: ", "))")
             }
+        }
+        for project in configuration.projects where configuration.projects.filter({ $0.name == project.name }).count > 1 {
+            throw ConfigurationError(file: file, line: nil, key: "projects", message: "project \(project.name) is declared more than once (in projects or definitions)")
         }
         for app in configuration.apps where configuration.project(named: app.project) == nil {
             throw ConfigurationError(file: file, line: app.line, key: "apps.\(app.name).project", message: "no project named \(app.project)")
@@ -168,7 +193,7 @@ public struct TributaryConfiguration: Sendable {
         return self.repositories.first { $0.url == url || (key != nil && RepositoryKey(url: $0.url) == key) }
     }
 
-    static let topLevelKeys: Set<String> = ["kafka", "listener", "webhooks", "repositories", "projects", "clusters", "apps", "sinks", "triggers", "subscriptions", "templates"]
+    static let topLevelKeys: Set<String> = ["kafka", "listener", "webhooks", "repositories", "projects", "clusters", "definitions", "apps", "sinks", "triggers", "subscriptions", "templates"]
 }
 
 extension ConfigurationError {

@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+import TributaryCore
+
+@Suite("Argo CD and Flux definitions")
+struct DefinitionsTests {
+    static let argo = """
+        apiVersion: argoproj.io/v1alpha1
+        kind: AppProject
+        metadata: { name: team, namespace: argocd }
+        spec:
+          description: the team's apps
+          sourceRepos: ['*']
+          destinations:
+            - { name: prod, namespace: 'shop-*' }
+          clusterResourceWhitelist: [{ group: '', kind: Namespace }]
+        ---
+        apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata: { name: shop, namespace: argocd }
+        spec:
+          project: team
+          source:
+            repoURL: https://git.example.com/acme/infra.git
+            targetRevision: main
+            path: ./apps/shop/
+            directory: { recurse: true }
+          destination: { name: prod, namespace: shop-prod }
+          syncPolicy:
+            automated: { prune: true, selfHeal: true }
+            syncOptions: [CreateNamespace=true, Validate=false]
+            retry: { limit: 3, backoff: { duration: 10s, factor: 3, maxDuration: 5m } }
+          ignoreDifferences:
+            - { group: apps, kind: Deployment, jsonPointers: [/spec/replicas] }
+          revisionHistoryLimit: 5
+        ---
+        apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata: { name: multi }
+        spec:
+          sources: [{ repoURL: https://a/b.git }, { repoURL: https://c/d.git }]
+          destination: { name: prod, namespace: x }
+        ---
+        apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata: { name: chart }
+        spec:
+          source: { repoURL: https://charts.example.com, chart: redis, targetRevision: 18.0.0, helm: { releaseName: redis } }
+          destination: { server: https://kubernetes.default.svc, namespace: redis }
+        ---
+        apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata: { name: manual }
+        spec:
+          source: { repoURL: https://git.example.com/acme/infra.git, path: apps/manual }
+          destination: { server: https://kubernetes.default.svc, namespace: manual }
+
+        """
+
+    @Test func argoCDApplicationsAndProjectsBecomeAppsAndProjectsWithTheSameMeaning() throws {
+        let definitions = try Definitions.parse(yaml: Self.argo, file: "argo.yaml", cluster: "prod")
+        #expect(definitions.apps.map(\.name) == ["shop", "manual"])
+        let shop = try #require(definitions.apps.first)
+        #expect(shop.project == "team")
+        #expect(shop.source.repoURL == "https://git.example.com/acme/infra.git")
+        #expect(shop.source.targetRevision == "main")
+        #expect(shop.source.path == "apps/shop")
+        #expect(shop.source.recurse)
+        #expect(shop.cluster == "prod")
+        #expect(shop.destination.description == "kubernetes:prod/shop-prod")
+        #expect(shop.syncPolicy.automated?.prune == true && shop.syncPolicy.automated?.selfHeal == true && shop.syncPolicy.automated?.allowEmpty == false)
+        #expect(shop.syncPolicy.options.createNamespace)
+        #expect(shop.syncPolicy.retry.limit == 3 && shop.syncPolicy.retry.duration == .seconds(10) && shop.syncPolicy.retry.factor == 3 && shop.syncPolicy.retry.maxDuration == .seconds(300))
+        #expect(shop.ignoreDifferences.first?.jsonPointers == ["/spec/replicas"])
+        #expect(shop.declaredAt == "argo.yaml:11")
+        // No syncPolicy: manual, as in Argo CD. The in-cluster server is the cluster the definitions were given for.
+        let manual = try #require(definitions.apps.last)
+        #expect(manual.syncPolicy.automated == nil)
+        #expect(manual.destination.description == "kubernetes:prod/manual")
+
+        let team = try #require(definitions.projects.first)
+        #expect(team.sourceRepos.first?.matches("https://anything.example/with/slashes.git") == true)
+        #expect(team.clusterDestinations.first?.allows(name: "prod", server: nil, namespace: "shop-prod") == true)
+        #expect(team.clusterDestinations.first?.allows(name: "prod", server: nil, namespace: "kube-system") == false)
+
+        // Nothing unsupported is dropped silently: each is named with file, line and field.
+        #expect(definitions.warnings.contains("argo.yaml:9: spec.clusterResourceWhitelist: not enforced yet: objects of every kind are allowed; ignored"), "\(definitions.warnings)")
+        #expect(definitions.warnings.contains { $0.hasPrefix("argo.yaml:24: spec.syncPolicy.syncOptions[1]: unknown sync option Validate=false") })
+        #expect(definitions.warnings.contains("argo.yaml:28: spec.revisionHistoryLimit: not supported; ignored"))
+        #expect(definitions.warnings.contains { $0.contains("spec.sources: multi-source Applications are not supported yet; the app is left out") })
+        #expect(definitions.warnings.contains { $0.contains("spec.source.helm: Helm sources are not supported yet; the app is left out") })
+        #expect(definitions.warnings.contains { $0.contains("spec.source.chart: Helm charts are not supported yet; the app is left out") })
+    }
+
+    static let flux = """
+        apiVersion: source.toolkit.fluxcd.io/v1
+        kind: GitRepository
+        metadata: { name: infra, namespace: flux-system }
+        spec:
+          url: https://git.example.com/acme/infra.git
+          ref: { branch: main }
+          interval: 1m0s
+          secretRef: { name: git-credentials }
+        ---
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata: { name: shop, namespace: flux-system }
+        spec:
+          sourceRef: { kind: GitRepository, name: infra }
+          path: ./apps/shop
+          prune: true
+          interval: 10m
+          targetNamespace: shop
+          wait: true
+          timeout: 2m
+          postBuild:
+            substitute: { CLUSTER: prod }
+          dependsOn: [{ name: infra-controllers }]
+        ---
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata: { name: patched, namespace: flux-system }
+        spec:
+          sourceRef: { kind: GitRepository, name: infra }
+          path: ./apps/patched
+          prune: true
+          patches: [{ patch: "..." }]
+          kubeConfig: { secretRef: { name: remote } }
+        ---
+        apiVersion: helm.toolkit.fluxcd.io/v2
+        kind: HelmRelease
+        metadata: { name: redis }
+
+        """
+
+    @Test func fluxKustomizationsBecomeAppsOfTheirGitRepositories() throws {
+        let definitions = try Definitions.parse(yaml: Self.flux, file: "flux.yaml", cluster: "prod")
+        #expect(definitions.apps.map(\.name) == ["shop"])
+        let shop = try #require(definitions.apps.first)
+        #expect(shop.source.repoURL == "https://git.example.com/acme/infra.git")
+        #expect(shop.source.targetRevision == "main")
+        #expect(shop.source.path == "apps/shop")
+        #expect(shop.source.substitute == ["CLUSTER": "prod"])
+        #expect(shop.destination.description == "kubernetes:prod/shop")
+        #expect(shop.syncPolicy.automated?.prune == true && shop.syncPolicy.automated?.selfHeal == true)
+        #expect(shop.syncPolicy.interval == .seconds(600))
+        #expect(shop.syncPolicy.waitForHealth == .seconds(120))
+        #expect(definitions.warnings.contains("flux.yaml:8: spec.secretRef: Tributary does not read Kubernetes Secrets: give the repository's credentials in repositories[]"), "\(definitions.warnings)")
+        #expect(definitions.warnings.contains("flux.yaml:23: spec.dependsOn: not supported; ignored"))
+        #expect(definitions.warnings.contains { $0.hasPrefix("flux.yaml:32: spec.patches: it changes what is rendered, and is not supported yet; the app is left out") })
+        #expect(definitions.warnings.contains { $0.contains("spec.kubeConfig: a remote cluster by kubeConfig secret") })
+        #expect(definitions.warnings.contains { $0.hasPrefix("flux.yaml:35: kind: Flux HelmRelease is not supported yet") })
+
+        let noCluster = try Definitions.parse(yaml: Self.flux, file: "flux.yaml", cluster: nil)
+        #expect(noCluster.apps.isEmpty)
+        #expect(noCluster.warnings.contains { $0.contains("a Kustomization applies to the cluster Flux runs in") })
+    }
+
+    @Test func definitionsLoadFromTheConfigurationWithNativeClustersAndProjects() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("definitions-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("argo"), withIntermediateDirectories: true)
+        try Self.argo.write(to: directory.appendingPathComponent("argo/apps.yaml"), atomically: true, encoding: .utf8)
+        try Self.flux.replacingOccurrences(of: "name: shop, namespace: flux-system", with: "name: shop-flux, namespace: flux-system")
+            .write(to: directory.appendingPathComponent("flux.yml"), atomically: true, encoding: .utf8)
+        let config = directory.appendingPathComponent("tributary.yaml")
+        try """
+            clusters:
+              - name: prod
+                server: https://prod.example:6443
+                auth: { token: { env: PROD_TOKEN } }
+            definitions:
+              - { path: argo, cluster: prod }
+              - { path: flux.yml, cluster: prod }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let configuration = try TributaryConfiguration.load(path: config.path)
+        #expect(configuration.apps.map(\.name) == ["shop", "manual", "shop-flux"])
+        #expect(configuration.project(named: "team") != nil)
+        #expect(configuration.clusterNames == ["prod"])
+        #expect(configuration.warnings.contains { $0.hasPrefix("\(directory.path)/argo/apps.yaml:") })
+    }
+}
