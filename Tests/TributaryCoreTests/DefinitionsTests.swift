@@ -76,6 +76,7 @@ struct DefinitionsTests {
         // No syncPolicy: manual, as in Argo CD. The in-cluster server is the cluster the definitions were given for.
         let manual = try #require(definitions.apps.last)
         #expect(manual.syncPolicy.automated == nil)
+        #expect(manual.syncPolicy.retry.limit == 0)  // Argo CD retries only when retry is given
         #expect(manual.destination.description == "kubernetes:prod/manual")
 
         let team = try #require(definitions.projects.first)
@@ -151,6 +152,10 @@ struct DefinitionsTests {
         #expect(definitions.warnings.contains { $0.contains("spec.kubeConfig: a remote cluster by kubeConfig secret") })
         #expect(definitions.warnings.contains { $0.hasPrefix("flux.yaml:35: kind: Flux HelmRelease is not supported yet") })
 
+        let twice = try Definitions.parse(yaml: Self.argo + "---\n" + Self.flux, file: "all.yaml", cluster: "prod")
+        #expect(twice.apps.map(\.name) == ["shop", "manual"])
+        #expect(twice.warnings.contains { $0.hasSuffix("metadata.name: app shop is already defined at all.yaml:11; this one is left out") }, "\(twice.warnings)")
+
         let noCluster = try Definitions.parse(yaml: Self.flux, file: "flux.yaml", cluster: nil)
         #expect(noCluster.apps.isEmpty)
         #expect(noCluster.warnings.contains { $0.contains("a Kustomization applies to the cluster Flux runs in") })
@@ -177,5 +182,33 @@ struct DefinitionsTests {
         #expect(configuration.project(named: "team") != nil)
         #expect(configuration.clusterNames == ["prod"])
         #expect(configuration.warnings.contains { $0.hasPrefix("\(directory.path)/argo/apps.yaml:") })
+    }
+
+    @Test func theNativeConfigurationPrintedForDefinitionsMeansTheSame() throws {
+        let flux = Self.flux.replacingOccurrences(of: "name: shop, namespace: flux-system", with: "name: shop-flux, namespace: flux-system")
+        let definitions = try Definitions.parse(yaml: Self.argo + "---\n" + flux, file: "all.yaml", cluster: "prod")
+        #expect(definitions.apps.map(\.name) == ["shop", "manual", "shop-flux"])
+        let native = definitions.nativeYAML
+        let clusters = "clusters:\n  - name: prod\n    server: https://prod.example:6443\n    auth: { token: { env: T } }\n"
+        let configuration = try TributaryConfiguration.parse(yaml: clusters + native, file: "native.yaml")
+        #expect(configuration.apps.map(\.name) == definitions.apps.map(\.name), "\(native)")
+        for (imported, reread) in zip(definitions.apps, configuration.apps) {
+            #expect(imported.project == reread.project)
+            #expect(imported.source.repoURL == reread.source.repoURL && imported.source.targetRevision == reread.source.targetRevision)
+            #expect(imported.source.path == reread.source.path && imported.source.recurse == reread.source.recurse && imported.source.substitute == reread.source.substitute)
+            #expect(imported.destination.description == reread.destination.description)
+            #expect(imported.syncPolicy.automated?.prune == reread.syncPolicy.automated?.prune)
+            #expect(imported.syncPolicy.automated?.selfHeal == reread.syncPolicy.automated?.selfHeal)
+            #expect(imported.syncPolicy.automated?.allowEmpty == reread.syncPolicy.automated?.allowEmpty)
+            #expect((imported.syncPolicy.automated == nil) == (reread.syncPolicy.automated == nil))
+            #expect(imported.syncPolicy.options.createNamespace == reread.syncPolicy.options.createNamespace)
+            #expect(imported.syncPolicy.retry.limit == reread.syncPolicy.retry.limit && imported.syncPolicy.retry.duration == reread.syncPolicy.retry.duration)
+            #expect(imported.syncPolicy.retry.factor == reread.syncPolicy.retry.factor && imported.syncPolicy.retry.maxDuration == reread.syncPolicy.retry.maxDuration)
+            #expect(imported.syncPolicy.interval == reread.syncPolicy.interval && imported.syncPolicy.waitForHealth == reread.syncPolicy.waitForHealth)
+            #expect(imported.ignoreDifferences.map(\.jsonPointers) == reread.ignoreDifferences.map(\.jsonPointers))
+        }
+        let team = try #require(configuration.project(named: "team"))
+        #expect(team.sourceRepos.map(\.pattern) == ["*"])
+        #expect(team.clusterDestinations.first?.allows(name: "prod", server: nil, namespace: "shop-x") == true)
     }
 }

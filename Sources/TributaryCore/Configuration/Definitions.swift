@@ -16,6 +16,8 @@ public struct Definitions: Sendable {
     /// `file:line: field: message`, in file order.
     public var warnings: [String] = []
 
+    public init() {}
+
     /// Reads the definitions in `path` (a file, or a directory searched for `.yaml`/`.yml` files).
     ///
     /// - Parameter cluster: the cluster Flux Kustomizations (which apply where Flux runs) and Argo
@@ -109,6 +111,17 @@ private struct Reader {
                 self.result.warnings.append("\(node.file):\(node.line ?? 0): \(error)")
             }
         }
+        var seen: [String: String] = [:]
+        var apps: [AppSettings] = []
+        for app in self.result.apps {
+            if let first = seen[app.name] {
+                self.result.warnings.append("\(app.declaredAt): metadata.name: app \(app.name) is already defined at \(first); this one is left out")
+                continue
+            }
+            seen[app.name] = app.declaredAt
+            apps.append(app)
+        }
+        self.result.apps = apps
         return self.result
     }
 
@@ -215,7 +228,10 @@ private struct Reader {
                     self.warn(option, "", "\(error.message); ignored")
                 }
             }
+            // Argo CD retries a failed sync only when `retry` is given.
+            app.syncPolicy.retry.limit = 0
             if let retryNode = policy["retry"] {
+                app.syncPolicy.retry = .init()
                 let retry = try retryNode.mapping(allowedKeys: nil)
                 left += self.check(retry, supported: ["limit", "backoff"])
                 if let limit = retry["limit"] {
@@ -233,6 +249,7 @@ private struct Reader {
             }
         } else {
             app.syncPolicy.automated = nil  // Argo CD: no syncPolicy, a manual app
+            app.syncPolicy.retry.limit = 0
         }
         for entry in try spec["ignoreDifferences"]?.sequence() ?? [] {
             let fields = try entry.mapping(allowedKeys: nil)
