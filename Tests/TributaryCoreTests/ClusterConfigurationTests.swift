@@ -117,3 +117,27 @@ extension ClusterConfigurationTests {
         #expect(try TributaryConfiguration.parse(yaml: "clusters:\n  - name: a\n    server: http://127.0.0.1:8001\n    auth: {token: {env: T}}\n", file: "c.yaml").clusters.count == 1)
     }
 }
+
+extension ClusterConfigurationTests {
+    @Test func projectResourceListsFollowArgoCD() throws {
+        let yaml = """
+            projects:
+              - name: open
+                sourceRepos: ["*"]
+                destinations: ["**"]
+              - name: tight
+                sourceRepos: ["*"]
+                destinations: ["**"]
+                clusterResourceWhitelist: []
+                namespaceResourceWhitelist: [{ group: "*", kind: "*" }]
+                namespaceResourceBlacklist: [{ group: "", kind: Secret }]
+            """
+        let configuration = try TributaryConfiguration.parse(yaml: yaml, file: "c.yaml")
+        let open = try #require(configuration.project(named: "open"))
+        #expect(open.refusal(group: "", kind: "Namespace", clusterScoped: true) == nil)  // a native project without lists allows every kind
+        let tight = try #require(configuration.project(named: "tight"))
+        #expect(tight.refusal(group: "", kind: "Namespace", clusterScoped: true) == "project tight does not allow cluster-scoped Namespace (not in clusterResourceWhitelist)")
+        #expect(tight.refusal(group: "", kind: "Secret", clusterScoped: false) == "project tight does not allow Secret (namespaceResourceBlacklist)")
+        #expect(tight.refusal(group: "", kind: "ConfigMap", clusterScoped: false) == nil)
+    }
+}

@@ -85,7 +85,11 @@ struct DefinitionsTests {
         #expect(team.clusterDestinations.first?.allows(name: "prod", server: nil, namespace: "kube-system") == false)
 
         // Nothing unsupported is dropped silently: each is named with file, line and field.
-        #expect(definitions.warnings.contains("argo.yaml:9: spec.clusterResourceWhitelist: not enforced yet: objects of every kind are allowed; ignored"), "\(definitions.warnings)")
+        // Resource lists as Argo CD reads them: a cluster-scoped kind must be listed; namespaced ones are free unless listed.
+        #expect(team.refusal(group: "", kind: "Namespace", clusterScoped: true) == nil)
+        #expect(team.refusal(group: "rbac.authorization.k8s.io", kind: "ClusterRole", clusterScoped: true) == "project team does not allow cluster-scoped ClusterRole.rbac.authorization.k8s.io (not in clusterResourceWhitelist)")
+        #expect(team.refusal(group: "apps", kind: "Deployment", clusterScoped: false) == nil)
+        #expect(!definitions.warnings.contains { $0.contains("clusterResourceWhitelist") }, "\(definitions.warnings)")
         #expect(definitions.warnings.contains { $0.hasPrefix("argo.yaml:24: spec.syncPolicy.syncOptions[1]: unknown sync option Validate=false") })
         #expect(definitions.warnings.contains("argo.yaml:28: spec.revisionHistoryLimit: not supported; ignored"))
         #expect(definitions.warnings.contains { $0.contains("spec.sources: multi-source Applications are not supported yet; the app is left out") })

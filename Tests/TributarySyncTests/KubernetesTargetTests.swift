@@ -376,6 +376,20 @@ struct KubernetesTargetTests {
         #expect(refused.phase == .failed)
         #expect(refused.message == "apps/web/sneaky.yaml:1: project team does not allow namespace kube-system of cluster test (ConfigMap kube-system/sneaky)")
         #expect(try self.cluster.get("configmap", "settings", namespace: self.namespace) == nil)
+
+        // A kind the project's resource lists refuse: named, with its manifest, and nothing applied.
+        let second = try self.fixture.git.commit([
+            "apps/web/sneaky.yaml": nil,
+            "apps/web/role.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: \(self.namespace)-reader\nrules: []\n",
+        ])
+        let listed = try TributaryConfiguration.parse(
+            yaml: self.clusters + projects.replacingOccurrences(of: "destinations: [", with: "clusterResourceWhitelist: [{ group: '', kind: Namespace }]\n    destinations: [") + "apps:\n"
+                + self.app("web").replacingOccurrences(of: "  - name: web\n", with: "  - name: web\n    project: team\n"), file: "test.yaml"
+        )
+        let kind = try #require(await (try self.fixture.engine(listed, mirrors: "mirrors-2")).handle(self.fixture.change(after: second, before: first), id: "c2").first)
+        #expect(kind.phase == .failed)
+        #expect(kind.message == "apps/web/role.yaml:1: project team does not allow cluster-scoped ClusterRole.rbac.authorization.k8s.io (not in clusterResourceWhitelist): ClusterRole.rbac.authorization.k8s.io \(self.namespace)-reader")
+        #expect(try self.cluster.get("configmap", "settings", namespace: self.namespace) == nil)
     }
 
     @Test func argoCDAndFluxDefinitionsSyncLikeTheNativeOnes() async throws {

@@ -55,6 +55,52 @@ public struct ProjectSettings: Sendable {
         }
     }
 
+    /// `clusterResourceWhitelist`: the cluster-scoped kinds apps may render; nil: every one.
+    /// An empty list allows none — Argo CD's default for an AppProject, which `definitions` keep.
+    public var clusterResourceWhitelist: [ResourceKind]?
+    /// `clusterResourceBlacklist`: cluster-scoped kinds refused. Default none.
+    public var clusterResourceBlacklist: [ResourceKind] = []
+    /// `namespaceResourceWhitelist`: the namespaced kinds apps may render; nil: every one.
+    public var namespaceResourceWhitelist: [ResourceKind]?
+    /// `namespaceResourceBlacklist`: namespaced kinds refused. Default none.
+    public var namespaceResourceBlacklist: [ResourceKind] = []
+
+    /// `{ group, kind }` of an allow or deny list, globs (`*`: any; group `''`: the core group).
+    public struct ResourceKind: Sendable {
+        public var group: Glob
+        public var kind: Glob
+
+        func matches(group: String, kind: String) -> Bool { self.group.matches(group) && self.kind.matches(kind) }
+
+        static func list(_ node: ConfigurationNode) throws -> [ResourceKind] {
+            try node.sequence().map { entry in
+                let fields = try entry.mapping(allowedKeys: ["group", "kind"])
+                return ResourceKind(group: Glob.project(try fields["group"]?.string() ?? ""), kind: Glob.project(try fields.required("kind").string()))
+            }
+        }
+    }
+
+    /// Why the project refuses a kind, nil when it allows it — Argo CD's `IsGroupKindPermitted`.
+    public func refusal(group: String, kind: String, clusterScoped: Bool) -> String? {
+        let name = group.isEmpty ? kind : "\(kind).\(group)"
+        if clusterScoped {
+            if let allowed = self.clusterResourceWhitelist, !allowed.contains(where: { $0.matches(group: group, kind: kind) }) {
+                return "project \(self.name) does not allow cluster-scoped \(name) (not in clusterResourceWhitelist)"
+            }
+            if self.clusterResourceBlacklist.contains(where: { $0.matches(group: group, kind: kind) }) {
+                return "project \(self.name) does not allow cluster-scoped \(name) (clusterResourceBlacklist)"
+            }
+        } else {
+            if let allowed = self.namespaceResourceWhitelist, !allowed.contains(where: { $0.matches(group: group, kind: kind) }) {
+                return "project \(self.name) does not allow \(name) (not in namespaceResourceWhitelist)"
+            }
+            if self.namespaceResourceBlacklist.contains(where: { $0.matches(group: group, kind: kind) }) {
+                return "project \(self.name) does not allow \(name) (namespaceResourceBlacklist)"
+            }
+        }
+        return nil
+    }
+
     /// The implicit `default` project, as in Argo CD: everything allowed.
     public static let implicitDefault = ProjectSettings(name: "default", sourceRepos: [Glob("**")], destinations: [Glob("**")])
 
@@ -65,8 +111,11 @@ public struct ProjectSettings: Sendable {
     }
 
     init(node: ConfigurationNode) throws {
-        let mapping = try node.mapping(allowedKeys: ["name", "sourceRepos", "destinations"])
+        let mapping = try node.mapping(allowedKeys: [
+            "name", "sourceRepos", "destinations", "clusterResourceWhitelist", "clusterResourceBlacklist", "namespaceResourceWhitelist", "namespaceResourceBlacklist",
+        ])
         self.name = try mapping.required("name").string()
+        try self.readResourceLists(mapping)
         self.sourceRepos = try mapping["sourceRepos"]?.stringList().map(Glob.project) ?? []
         for entry in try mapping["destinations"]?.sequence() ?? [] {
             if case .mapping = entry.node {
@@ -81,6 +130,16 @@ public struct ProjectSettings: Sendable {
                 self.destinations.append(Glob.project(try entry.string()))
             }
         }
+    }
+}
+
+extension ProjectSettings {
+    /// The four allow and deny lists, where given.
+    mutating func readResourceLists(_ mapping: ConfigurationMapping) throws {
+        if let node = mapping["clusterResourceWhitelist"] { self.clusterResourceWhitelist = try ResourceKind.list(node) }
+        if let node = mapping["clusterResourceBlacklist"] { self.clusterResourceBlacklist = try ResourceKind.list(node) }
+        if let node = mapping["namespaceResourceWhitelist"] { self.namespaceResourceWhitelist = try ResourceKind.list(node) }
+        if let node = mapping["namespaceResourceBlacklist"] { self.namespaceResourceBlacklist = try ResourceKind.list(node) }
     }
 }
 

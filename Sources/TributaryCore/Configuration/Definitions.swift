@@ -269,11 +269,13 @@ private struct Reader {
         let (name, _) = try self.name(of: document)
         let spec = try document["spec"]?.mapping(allowedKeys: nil)
         var project = ProjectSettings(name: name, sourceRepos: [], destinations: [])
+        // Argo CD: an AppProject without clusterResourceWhitelist allows no cluster-scoped kind.
+        project.clusterResourceWhitelist = []
         guard let spec else {
             self.result.projects.append(project)
             return
         }
-        let unenforced = "not enforced yet: objects of every kind are allowed; ignored"
+        try project.readResourceLists(spec)
         for (key, value) in spec.entries {
             switch key {
             case "description": continue
@@ -290,7 +292,7 @@ private struct Reader {
                     )
                 }
             case "clusterResourceWhitelist", "clusterResourceBlacklist", "namespaceResourceWhitelist", "namespaceResourceBlacklist":
-                self.warn(value, "", unenforced)
+                continue
             default:
                 self.warn(value, "", "not supported; ignored")
             }

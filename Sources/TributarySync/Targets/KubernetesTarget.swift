@@ -200,6 +200,11 @@ public struct KubernetesTarget: SyncTarget {
         }
         let objects = try KubernetesPlan.prepare(parsed, app: self.app, namespace: self.namespace, scopes: scopes)
         if let project = self.project {
+            for object in objects {
+                if let refusal = project.refusal(group: object.reference.group, kind: object.reference.kind, clusterScoped: object.reference.namespace.isEmpty) {
+                    throw SyncError(code: .refused, message: "\(object.source): \(refusal): \(object.reference)")
+                }
+            }
             let server = self.client.connection.server
             for object in objects where !object.reference.namespace.isEmpty {
                 let namespace = object.reference.namespace
