@@ -108,6 +108,8 @@ public struct NotificationTemplates: Sendable {
         case .driftDetected: "drifted"
         case .healed: "healed"
         case .healthChanged: "is \(sync.health?.status ?? "of unknown health")"
+        case .outOfSync: "is out of sync"
+        case .synced: "is in sync"
         }
     }
 

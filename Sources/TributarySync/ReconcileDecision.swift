@@ -60,6 +60,8 @@ enum ReconcileDecision {
         case finish(Finish)
         /// Render the source at `revision` and apply it.
         case apply(revision: String)
+        /// A manual app: render the source at `revision` and compare it with the target, applying nothing.
+        case compare(revision: String)
     }
 
     enum Fetch: Hashable, Sendable {
@@ -90,11 +92,17 @@ enum ReconcileDecision {
             if request.deleted {
                 return .finish(Finish(phase: .skipped, message: "\(request.ref) was deleted; the target keeps its last state", clearsFailure: false))
             }
-            if !facts.automated {
-                return .finish(Finish(phase: .skipped, message: "automated sync is off for this app", clearsFailure: false))
-            }
         }
         guard facts.loaded else { return .readTarget }
+        if !facts.automated, !facts.healing {
+            // A manual app is observed, never applied: on every change and interval, compare.
+            guard let head = facts.head else {
+                if case .request(let request, _) = facts.trigger { return .fetch(.commit(request.revision, ref: request.ref)) }
+                if isCommitID(facts.targetRevision) { return .fetch(.pinned(facts.targetRevision.lowercased())) }
+                return .fetch(.head(ref: facts.targetRevision))
+            }
+            return .compare(revision: head)
+        }
         let reconciled = [facts.synced, facts.evaluated].compactMap { $0 }
 
         if case .request(let request, _) = facts.trigger {
@@ -129,7 +137,6 @@ enum ReconcileDecision {
             if reconciled.contains(head) { return .finish(.nothing) }
             // A revision that failed and exhausted its retries waits for a new one.
             if head == facts.failedRevision, !facts.retryPending { return .finish(Finish(phase: nil, clearsFailure: false)) }
-            if !facts.automated { return .finish(Finish(phase: nil, clearsFailure: false)) }
         }
         if let synced = facts.synced {
             let touches: Bool
@@ -145,6 +152,17 @@ enum ReconcileDecision {
             }
         }
         return .apply(revision: head)
+    }
+
+    enum ComparisonEvent: Hashable, Sendable {
+        case outOfSync, synced
+    }
+
+    /// A manual app's comparison is reported when it appears or changes, and once when the
+    /// target is back in sync (or first found so) — not on every interval.
+    static func comparisonEvent(now: SyncEvent.Difference, before: SyncEvent.Difference?) -> ComparisonEvent? {
+        if now == before { return nil }
+        return now.isEmpty ? .synced : .outOfSync
     }
 
     /// Whether a diff reaches the app. Apps rendered with a kustomization may read outside their

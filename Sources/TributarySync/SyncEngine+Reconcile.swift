@@ -106,6 +106,26 @@ extension SyncEngine {
                         }
                     }
                     return outcome.phase.map { finish($0, message: outcome.message) }
+                case .compare(let head):
+                    let renderStarted = clock.now
+                    let manifests = try await self.render(app, at: head, remote: remote)
+                    timings.renderMilliseconds = Self.milliseconds(clock.now - renderStarted)
+                    let difference = try await target.compare(manifests, prune: true)
+                    let before = self.state(of: app.name)?.difference
+                    self.updateState(of: app.name) {
+                        $0.difference = difference
+                        $0.evaluated = head
+                        $0.clearFailure()
+                    }
+                    switch ReconcileDecision.comparisonEvent(now: difference, before: before) {
+                    case nil:
+                        return nil
+                    case .synced:
+                        return finish(.synced, message: "the target matches \(head.prefix(12))")
+                    case .outOfSync:
+                        event.difference = difference
+                        return finish(.outOfSync, message: "a sync would \(difference.summary); automated sync is off, so nothing was applied")
+                    }
                 case .apply(let head):
                     let renderStarted = clock.now
                     let manifests = try await self.render(app, at: head, remote: remote)

@@ -190,6 +190,9 @@ struct AppState: Sendable {
     var nextInterval: ContinuousClock.Instant
     /// The drift last reported, so a lasting drift is reported once.
     var reportedDrift: DriftReport?
+    /// A manual app's last comparison with its target (nil: not compared yet), so a lasting
+    /// difference is reported once.
+    var difference: SyncEvent.Difference?
     /// The health last reported (Kubernetes targets), so a change is reported once.
     var health: SyncEvent.Health? {
         didSet { self.healthCheckAt = self.health?.status == "Progressing" ? .now + self.healthInterval : nil }

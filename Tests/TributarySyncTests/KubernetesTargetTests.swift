@@ -450,6 +450,24 @@ struct KubernetesTargetTests {
         #expect(tracking?["tributary.dev/tracking-id"] == "argo-web:apps/Deployment:\(self.namespace)-argo/web")
     }
 
+    @Test func aManualClusterAppIsReportedOutOfSyncObjectByObjectAndLeftAlone() async throws {
+        let first = try self.fixture.git.commit(["apps/web/settings.yaml": Self.configMap("settings"), "apps/web/deployment.yaml": Self.deployment("web")])
+        let (automatic, _) = try self.engine([self.app("web")])
+        _ = await automatic.handle(self.fixture.change(after: first), id: "c1")
+        let second = try self.fixture.git.commit(["apps/web/settings.yaml": Self.configMap("settings", "2"), "apps/web/extra.yaml": Self.configMap("extra")])
+        let manual = self.app("web").replacingOccurrences(of: "      automated: { prune: true, selfHeal: false }\n", with: "")
+        let (engine, _) = try self.engine([manual])
+        if self.cluster.isStandIn { try self.cluster.clearRequests() }
+        let event = try #require(await engine.handle(self.fixture.change(after: second, before: first), id: "c2").first)
+        #expect(event.phase == .outOfSync, "\(event.message ?? "")")
+        #expect(event.difference == .init(create: ["ConfigMap \(self.namespace)/extra"], update: ["ConfigMap \(self.namespace)/settings (.data.value)"]))
+        #expect(try self.cluster.get("configmap", "extra", namespace: self.namespace) == nil)
+        if self.cluster.isStandIn {
+            let writes = try self.cluster.requests().filter { ["PATCH", "POST", "PUT", "DELETE"].contains($0["method"] as? String) && ($0["dryRun"] as? Bool) != true }
+            #expect(writes.isEmpty, "\(writes)")
+        }
+    }
+
     /// Writes a Deployment's status through the status subresource, as its controller would.
     func setStatus(_ deployment: String, _ status: String) throws {
         try self.cluster.kubectl(["patch", "deployment", deployment, "-n", self.namespace, "--subresource=status", "--type=merge", "-p", #"{"status":\#(status)}"#])

@@ -34,18 +34,26 @@ import TributaryGit
         #expect(Decision.next(facts) == .readTarget)
     }
 
-    @Test func aDeletedRefOrAManualAppIsSkippedWithoutReadingAnything() {
+    @Test func aDeletedRefIsSkippedWithoutReadingAnything() {
         let deleted = Decision.Facts(trigger: self.request(self.new, before: self.old, deleted: true))
         guard case .finish(let finish) = Decision.next(deleted) else { Issue.record("expected finish"); return }
         #expect(finish.phase == .skipped)
         #expect(finish.message == "refs/heads/main was deleted; the target keeps its last state")
         #expect(!finish.clearsFailure)
 
-        var manual = Decision.Facts(trigger: self.request(self.new, before: self.old))
+    }
+
+    @Test func aManualAppIsComparedOnEveryRequestAndIntervalNeverApplied() {
+        var manual = self.loaded(self.request(self.new, before: self.old), synced: self.new)
         manual.automated = false
-        guard case .finish(let off) = Decision.next(manual) else { Issue.record("expected finish"); return }
-        #expect(off.phase == .skipped)
-        #expect(off.message == "automated sync is off for this app")
+        #expect(Decision.next(manual) == .fetch(.commit(self.new, ref: "refs/heads/main")))  // even when coalescing would apply
+        manual.head = self.new
+        #expect(Decision.next(manual) == .compare(revision: self.new))
+        var interval = self.loaded(.interval, synced: self.old)
+        interval.automated = false
+        #expect(Decision.next(interval) == .fetch(.head(ref: "main")))
+        interval.head = self.new
+        #expect(Decision.next(interval) == .compare(revision: self.new))
     }
 
     @Test func aRequestForWhatTheTargetHoldsIsCoalesced() {
@@ -112,7 +120,7 @@ import TributaryGit
         #expect(Decision.next(facts) == .finish(.nothing))
     }
 
-    @Test func theIntervalLeavesAnExhaustedFailureAndAManualAppAlone() {
+    @Test func theIntervalLeavesAnExhaustedFailureAlone() {
         var facts = self.loaded(.interval, synced: self.old)
         facts.head = self.new
         facts.failedRevision = self.new
@@ -120,10 +128,6 @@ import TributaryGit
         facts.retryPending = true
         #expect(Decision.next(facts) == .diff(from: self.old, to: self.new))
 
-        var manual = self.loaded(.interval, synced: self.old)
-        manual.automated = false
-        manual.head = self.new
-        #expect(Decision.next(manual) == .finish(.init(phase: nil, clearsFailure: false)))
     }
 
     @Test func theIntervalSkipsSilentlyWhenTheDiffMissesThePath() {
@@ -167,5 +171,15 @@ import TributaryGit
         #expect(Decision.retryDelay(after: .target, attempt: 3, policy: policy) == .seconds(12))
         #expect(Decision.retryDelay(after: .target, attempt: 4, policy: policy) == nil)
         #expect(Decision.retryDelay(after: .refused, attempt: 1, policy: policy) == nil)
+    }
+
+    @Test func aComparisonIsReportedWhenItAppearsOrChangesAndOnceBackInSync() {
+        let drifted = SyncEvent.Difference(update: ["a.yaml"])
+        #expect(Decision.comparisonEvent(now: drifted, before: nil) == .outOfSync)
+        #expect(Decision.comparisonEvent(now: drifted, before: drifted) == nil)
+        #expect(Decision.comparisonEvent(now: .init(update: ["a.yaml", "b.yaml"]), before: drifted) == .outOfSync)
+        #expect(Decision.comparisonEvent(now: .init(), before: drifted) == .synced)
+        #expect(Decision.comparisonEvent(now: .init(), before: nil) == .synced)
+        #expect(Decision.comparisonEvent(now: .init(), before: .init()) == nil)
     }
 }

@@ -55,6 +55,28 @@ struct SyncEngineTests {
         #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"2\"") == true)
     }
 
+    @Test func aManualAppIsComparedAndReportedOutOfSyncOnceButNeverApplied() async throws {
+        let first = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
+        let manual = self.fixture.app("shop").replacingOccurrences(of: "      automated: { prune: true, selfHeal: false }\n", with: "")
+        let configuration = try self.fixture.configuration(apps: [manual])
+        let app = try #require(configuration.app(named: "shop"))
+        #expect(app.syncPolicy.automated == nil)
+        let engine = try self.fixture.engine(configuration)
+        let event = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(event.phase == .outOfSync)
+        #expect(event.difference == .init(create: ["configmap_shop_shop.yaml"]))
+        #expect(event.message == "a sync would create: configmap_shop_shop.yaml; automated sync is off, so nothing was applied")
+        #expect(!FileManager.default.fileExists(atPath: self.fixture.targetPath("shop")))
+        // The same difference again, by a repeated request or the interval: no further event.
+        #expect(await engine.handle(self.fixture.change(after: first), id: "c1").isEmpty)
+        #expect(await engine.sync(app, trigger: .interval) == nil)
+        // The repository now renders what the target holds (nothing): in sync, reported once.
+        let second = try self.fixture.git.commit(["apps/shop/config.yaml": nil, "apps/shop/README.md": "moved\n"])
+        let synced = try #require(await engine.handle(self.fixture.change(after: second, before: first), id: "c2").first)
+        #expect(synced.phase == .synced)
+        #expect(await engine.sync(app, trigger: .interval) == nil)
+    }
+
     @Test func anEmptyRenderWithPruneIsRefusedUnlessAllowEmpty() async throws {
         let first = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
         let configuration = try self.fixture.configuration(apps: [

@@ -16,6 +16,7 @@ public struct NotificationSettings: Sendable {
         "on-drift-detected": .driftDetected,
         "on-healed": .healed,
         "on-health-changed": .healthChanged,
+        "on-out-of-sync": .outOfSync,
     ]
 
     /// The trigger named `name`: its declaration narrowing the built-in one, or the built-in alone.

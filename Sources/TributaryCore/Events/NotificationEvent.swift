@@ -9,7 +9,7 @@ public struct NotificationEvent: Codable, Hashable, Sendable {
     /// The configured sink that delivers it.
     public var sink: String
     public var app: String
-    /// The trigger that fired: `on-sync-succeeded`, `on-sync-failed`, `on-drift-detected`, `on-healed`, `on-health-changed`, `on-health-changed`.
+    /// The trigger that fired: `on-sync-succeeded`, `on-sync-failed`, `on-drift-detected`, `on-healed`, `on-health-changed`, `on-out-of-sync`.
     public var trigger: String
     public var revision: String
     /// The CloudEvent id of the sync event that fired the trigger.

@@ -29,6 +29,8 @@ public struct SyncEvent: Codable, Hashable, Sendable {
     public var resources: ResourceCounts?
     /// The app's health after the sync, for Kubernetes destinations.
     public var health: Health?
+    /// For `out-of-sync`: what a sync would change.
+    public var difference: Difference?
     /// Why it failed or was skipped; never contains a secret.
     public var message: String?
     /// For failures caused by a file: where.
@@ -91,7 +93,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case app, project, repository, ref, revision, previousRevision, phase, attempt, trigger, destination, cluster, resources, health
+        case app, project, repository, ref, revision, previousRevision, phase, attempt, trigger, destination, cluster, resources, health, difference
         case message, error, changeID, deliveryID, receivedAt, startedAt, finishedAt, timings, durationMilliseconds
     }
 
@@ -110,6 +112,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         self.cluster = try container.decodeIfPresent(String.self, forKey: .cluster)
         self.resources = try container.decodeIfPresent(ResourceCounts.self, forKey: .resources)
         self.health = try container.decodeIfPresent(Health.self, forKey: .health)
+        self.difference = try container.decodeIfPresent(Difference.self, forKey: .difference)
         self.message = try container.decodeIfPresent(String.self, forKey: .message)
         self.error = try container.decodeIfPresent(SourceError.self, forKey: .error)
         self.changeID = try container.decodeIfPresent(String.self, forKey: .changeID)
@@ -135,6 +138,7 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         try container.encodeIfPresent(self.cluster, forKey: .cluster)
         try container.encodeIfPresent(self.resources, forKey: .resources)
         try container.encodeIfPresent(self.health, forKey: .health)
+        try container.encodeIfPresent(self.difference, forKey: .difference)
         try container.encodeIfPresent(self.message, forKey: .message)
         try container.encodeIfPresent(self.error, forKey: .error)
         try container.encodeIfPresent(self.changeID, forKey: .changeID)
@@ -175,6 +179,31 @@ public struct SyncEvent: Codable, Hashable, Sendable {
         case healed
         /// The app's health changed since the last event (Kubernetes destinations).
         case healthChanged = "health-changed"
+        /// A manual app's target differs from its rendering; `difference` says how. Nothing was applied.
+        case outOfSync = "out-of-sync"
+        /// A manual app's target matches its rendering again (reported once).
+        case synced
+    }
+
+    /// What a sync would change in the target: objects (or files) created, updated and deleted.
+    public struct Difference: Codable, Hashable, Sendable {
+        public var create: [String]
+        public var update: [String]
+        public var delete: [String]
+
+        public init(create: [String] = [], update: [String] = [], delete: [String] = []) {
+            self.create = create
+            self.update = update
+            self.delete = delete
+        }
+
+        public var isEmpty: Bool { self.create.isEmpty && self.update.isEmpty && self.delete.isEmpty }
+
+        /// `create: a, b; update: c; delete: d`, for messages.
+        public var summary: String {
+            [("create", self.create), ("update", self.update), ("delete", self.delete)].filter { !$0.1.isEmpty }
+                .map { "\($0.0): \($0.1.joined(separator: ", "))" }.joined(separator: "; ")
+        }
     }
 
     /// An app's health, in gitops-engine's terms: `Healthy`, `Suspended`, `Progressing`,

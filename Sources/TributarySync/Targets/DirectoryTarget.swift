@@ -27,6 +27,13 @@ public struct DirectoryTarget: FileSyncTarget {
         try await Self.offPool { try self.readCurrent().inventory }
     }
 
+    func contents() async throws -> (files: [String: [UInt8]], inventory: TargetInventory?) {
+        try await Self.offPool {
+            let current = try self.readCurrent()
+            return (current.files, current.inventory)
+        }
+    }
+
     public func drift() async throws -> DriftReport {
         try await Self.offPool {
             let current = try self.readCurrent()

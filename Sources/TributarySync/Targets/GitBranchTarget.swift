@@ -41,6 +41,12 @@ public struct GitBranchTarget: FileSyncTarget {
         return inventory
     }
 
+    func contents() async throws -> (files: [String: [UInt8]], inventory: TargetInventory?) {
+        var files = try await self.snapshot().files
+        let inventory = try files.removeValue(forKey: TargetInventory.fileName).map { try TargetInventory.decode($0, location: "\(self.destination):\(TargetInventory.fileName)") }
+        return (files, inventory)
+    }
+
     public func drift() async throws -> DriftReport {
         let snapshot = try await self.snapshot()
         guard let bytes = snapshot.files[TargetInventory.fileName] else { return DriftReport() }

@@ -65,6 +65,19 @@ extension KubernetesTarget {
         return result
     }
 
+    public func compare(_ manifests: [Manifest], prune: Bool) async throws -> SyncEvent.Difference {
+        var difference = SyncEvent.Difference()
+        for object in try await self.diff(manifests, prune: prune) {
+            switch object.change {
+            case .create: difference.create.append(object.object)
+            case .update(let fields): difference.update.append("\(object.object) (\(fields.map(\.path).joined(separator: ", ")))")
+            case .prune: difference.delete.append(object.object)
+            case .unchanged, .orphan: continue
+            }
+        }
+        return difference
+    }
+
     private static func show(_ value: JSONValue?) -> String {
         value.map { String(decoding: $0.encoded(), as: UTF8.self) } ?? "(absent)"
     }

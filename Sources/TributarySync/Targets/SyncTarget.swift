@@ -28,6 +28,9 @@ public protocol SyncTarget: Sendable {
 
     /// The health of what the target holds; nil for targets without one (files).
     func health() async throws -> SyncEvent.Health?
+
+    /// What applying `manifests` would change, without changing anything (manual apps).
+    func compare(_ manifests: [Manifest], prune: Bool) async throws -> SyncEvent.Difference
 }
 
 /// What an apply did.
@@ -45,6 +48,8 @@ public struct ApplyOutcome: Sendable {
 /// A target of files (a directory, a branch): one file per resource, a digest inventory.
 protocol FileSyncTarget: SyncTarget {
     func inventory() async throws -> TargetInventory?
+    /// The files the target holds (its inventory left out) and its inventory.
+    func contents() async throws -> (files: [String: [UInt8]], inventory: TargetInventory?)
     func apply(_ resources: [RenderedResource], context: ApplyContext) async throws -> SyncEvent.ResourceCounts
     func drift() async throws -> DriftReport
 }
@@ -65,6 +70,17 @@ extension FileSyncTarget {
     }
 
     public func health() async throws -> SyncEvent.Health? { nil }
+
+    public func compare(_ manifests: [Manifest], prune: Bool) async throws -> SyncEvent.Difference {
+        let (files, inventory) = try await self.contents()
+        let context = ApplyContext(app: inventory?.app ?? "", repoURL: "", ref: "", revision: "", deliveryID: nil, prune: prune)
+        let plan = try TargetPlan(resources: ResourceLayout.resources(for: manifests), current: files, previous: inventory, context: context, keepRevision: true)
+        return SyncEvent.Difference(
+            create: plan.writing.keys.filter { files[$0] == nil }.sorted(),
+            update: plan.writing.keys.filter { files[$0] != nil }.sorted(),
+            delete: plan.removing.sorted()
+        )
+    }
 }
 
 /// One resource as the target stores it.
