@@ -94,6 +94,14 @@ enum ReconcileDecision {
             }
         }
         guard facts.loaded else { return .readTarget }
+        if case .request(let request, _) = facts.trigger, let manual = request.manual {
+            // By hand: the asked-for revision, applied (or compared) whatever the app's policy.
+            guard let head = facts.head else {
+                if isCommitID(request.ref) { return .fetch(.pinned(request.ref.lowercased())) }
+                return .fetch(.head(ref: request.ref))
+            }
+            return manual.dryRun ? .compare(revision: head) : .apply(revision: head)
+        }
         if !facts.automated, !facts.healing {
             // A manual app is observed, never applied: on every change and interval, compare.
             guard let head = facts.head else {

@@ -37,7 +37,11 @@ extension SyncEngine {
             finishedAt: startedAt
         )
         event.cluster = app.cluster
-        if case .request(let request, _) = trigger { event.revision = request.revision }
+        var manualSync: SyncRequest.Manual?
+        if case .request(let request, _) = trigger {
+            event.revision = request.revision
+            manualSync = request.manual
+        }
         func finish(_ phase: SyncEvent.Phase, message: String? = nil) -> SyncEvent {
             event.phase = phase
             event.message = message
@@ -117,7 +121,9 @@ extension SyncEngine {
                         $0.evaluated = head
                         $0.clearFailure()
                     }
-                    switch ReconcileDecision.comparisonEvent(now: difference, before: before) {
+                    // Asked for by hand, the answer is always given.
+                    let asked = if case .request(let request, _) = trigger, request.manual != nil { true } else { false }
+                    switch asked ? (difference.isEmpty ? .synced : .outOfSync) : ReconcileDecision.comparisonEvent(now: difference, before: before) {
                     case nil:
                         return nil
                     case .synced:
@@ -143,7 +149,7 @@ extension SyncEngine {
                         ref: app.source.targetRevision,
                         revision: head,
                         deliveryID: cause?.deliveryID,
-                        prune: app.syncPolicy.automated?.prune ?? false
+                        prune: manualSync?.prune ?? app.syncPolicy.automated?.prune ?? false
                     )
                     let outcome = try await target.apply(manifests, context: context)
                     event.resources = outcome.counts
@@ -352,7 +358,7 @@ extension SyncEngine {
     static func triggerName(_ trigger: Trigger, healing: Bool) -> String {
         if healing { return "self-heal" }
         switch trigger {
-        case .request: return "change"
+        case .request(let request, _): return request.manual != nil ? "manual" : "change"
         case .interval: return "interval"
         case .health: return "health"
         case .retry: return "retry"

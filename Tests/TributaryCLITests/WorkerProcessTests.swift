@@ -386,6 +386,34 @@ final class WorkerProcessTests {
         #expect((live["data"] as? [String: String])?["value"] == "2")
     }
 
+    @Test func tributarySyncHasTheOwningWorkerOfThreeSyncAManualAppAndPrintsTheResult() async throws {
+        let work = try self.makeRepository("shop")
+        let head = try self.commit(work, value: 1)
+        let config = try self.writeConfiguration(apps: ["shop"])
+        // Manual: no automated key.
+        let yaml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "syncPolicy: { automated: { prune: true }, interval: 1h }", with: "syncPolicy: { interval: 1h }")
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        var ports: [Int] = []
+        for index in 1...3 { ports.append(try await self.startWorker("worker-\(index)", config: config).port) }
+        try await self.waitWithLogs("the three workers sharing the partitions") {
+            ports.compactMap { self.partitions(port: $0) }.reduce(0) { $0 + $1.count } == 6 && ports.allSatisfy { self.partitions(port: $0)?.isEmpty == false }
+        }
+
+        let preview = try await TributaryProcess(["sync", "--config", config, "--app", "shop", "--dry-run", "--timeout", "60", "--log-level", "warning"]).finish(timeout: .seconds(90))
+        #expect(preview.status == 0, "\(preview.stderr)")
+        #expect(preview.stdout.contains("shop out-of-sync at \(head.prefix(12)) (manual)"), "\(preview.stdout)")
+        #expect(preview.stdout.contains("would create: configmap_demo_config.yaml"))
+        #expect(self.syncedRevision("shop") == nil)
+
+        let synced = try await TributaryProcess(["sync", "--config", config, "--app", "shop", "--timeout", "60", "--log-level", "warning"]).finish(timeout: .seconds(90))
+        #expect(synced.status == 0, "\(synced.stderr)")
+        #expect(synced.stdout.hasPrefix("shop succeeded at \(head.prefix(12)) (manual) on directory:\(self.target("shop")): created 1"), "\(synced.stdout)")
+        #expect(self.syncedRevision("shop") == head)
+        // Exactly one worker did it.
+        let logs = try (1...3).map { try String(contentsOfFile: self.root.appendingPathComponent("worker-\($0).log").path, encoding: .utf8) }
+        #expect(logs.filter { $0.contains("Sync failed") }.isEmpty)
+    }
+
     @Test func aWorkerWhoseConfigurationLacksAnAppHoldsItsRequestAndSaysWhy() async throws {
         let work = try self.makeRepository("shared")
         var head = try self.commit(work, files: ["apps/known/config.yaml": Self.configMap("known", 0), "apps/newcomer/config.yaml": Self.configMap("newcomer", 0)])

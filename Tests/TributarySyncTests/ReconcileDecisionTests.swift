@@ -182,4 +182,24 @@ import TributaryGit
         #expect(Decision.comparisonEvent(now: .init(), before: nil) == .synced)
         #expect(Decision.comparisonEvent(now: .init(), before: .init()) == nil)
     }
+
+    @Test func aSyncByHandAppliesTheAskedRevisionWhateverThePolicyOrCompares() {
+        func manual(_ ref: String, dryRun: Bool) -> SyncEngine.Trigger {
+            var request = SyncRequest(
+                app: "guestbook", cluster: nil, repository: "example.com/org/repo", ref: ref, revision: "", before: String(repeating: "0", count: 40),
+                touchesPath: true, deleted: false, partitionCount: 6, changeID: "cli-1", deliveryID: "manual-cli-1", receivedAt: Date()
+            )
+            request.manual = .init(prune: true, dryRun: dryRun)
+            return .request(request, id: "cli-1")
+        }
+        var facts = self.loaded(manual("main", dryRun: false), synced: self.new)
+        facts.automated = false
+        #expect(Decision.next(facts) == .fetch(.head(ref: "main")))
+        facts.head = self.new
+        #expect(Decision.next(facts) == .apply(revision: self.new))  // even when the target already holds it
+        var pinned = self.loaded(manual(self.old, dryRun: true), synced: self.new)
+        #expect(Decision.next(pinned) == .fetch(.pinned(self.old)))
+        pinned.head = self.old
+        #expect(Decision.next(pinned) == .compare(revision: self.old))
+    }
 }

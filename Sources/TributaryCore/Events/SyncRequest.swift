@@ -35,6 +35,23 @@ public struct SyncRequest: Codable, Hashable, Sendable {
     public var deliveryID: String
     public var receivedAt: Date
     public var plannedAt: Date
+    /// Set for a sync asked for by hand (`tributary sync`), not by a push: `ref` is then the
+    /// branch, tag or SHA to sync (the app's `targetRevision` unless given) and `revision` empty —
+    /// the worker resolves it.
+    public var manual: Manual?
+
+    /// A sync by hand: applied whether or not the app is automated.
+    public struct Manual: Codable, Hashable, Sendable {
+        /// Delete owned resources no longer rendered.
+        public var prune: Bool
+        /// Compare only: the event is `out-of-sync` or `synced`, nothing is applied.
+        public var dryRun: Bool
+
+        public init(prune: Bool, dryRun: Bool) {
+            self.prune = prune
+            self.dryRun = dryRun
+        }
+    }
 
     public init(
         app: String, cluster: String?, repository: String, ref: String, revision: String, before: String, touchesPath: Bool,
