@@ -5,7 +5,7 @@ import TributaryKafka
 extension KafkaProducer {
     /// Publishes records that no consumed message stands behind (a timer's output), each retried
     /// with the stage's backoff until the broker acknowledges it — or, once a graceful shutdown
-    /// has begun, until `stopGrace` has passed.
+    /// has begun, until `stopGrace` has passed; once the task is cancelled, no longer.
     ///
     /// - Returns: whether every record was acknowledged.
     @discardableResult
@@ -19,6 +19,8 @@ extension KafkaProducer {
                     break
                 } catch {
                     logger.warning("Record not acknowledged", metadata: ["topic": "\(record.topic)", "error": "\(error)"])
+                    // Cancelled, the backoff's sleep returns at once: give up rather than spin.
+                    if Task.isCancelled { return false }
                     if Task.isShuttingDownGracefully {
                         let seen = stopSeen ?? .now
                         stopSeen = seen

@@ -109,6 +109,8 @@ enum ReconcileDecision {
                 if isCommitID(facts.targetRevision) { return .fetch(.pinned(facts.targetRevision.lowercased())) }
                 return .fetch(.head(ref: facts.targetRevision))
             }
+            // A revision whose comparison failed and exhausted its retries waits for a new one.
+            if case .interval = facts.trigger, head == facts.failedRevision, !facts.retryPending { return .finish(Finish(phase: nil, clearsFailure: false)) }
             return .compare(revision: head)
         }
         let reconciled = [facts.synced, facts.evaluated].compactMap { $0 }

@@ -116,10 +116,11 @@ extension SyncEngine {
                     timings.renderMilliseconds = Self.milliseconds(clock.now - renderStarted)
                     let difference = try await target.compare(manifests, prune: true)
                     let before = self.state(of: app.name)?.difference
+                    // Only the comparison is remembered: a dry run of an automated app must not pass
+                    // for a sync (as `evaluated` would), nor cancel its pending retry.
                     self.updateState(of: app.name) {
                         $0.difference = difference
-                        $0.evaluated = head
-                        $0.clearFailure()
+                        if app.syncPolicy.automated == nil { $0.clearFailure() }
                     }
                     // Asked for by hand, the answer is always given.
                     let asked = if case .request(let request, _) = trigger, request.manual != nil { true } else { false }
@@ -130,13 +131,15 @@ extension SyncEngine {
                         return finish(.synced, message: "the target matches \(head.prefix(12))")
                     case .outOfSync:
                         event.difference = difference
-                        return finish(.outOfSync, message: "a sync would \(difference.summary); automated sync is off, so nothing was applied")
+                        let why = manualSync != nil ? "dry run" : "automated sync is off"
+                        return finish(.outOfSync, message: "a sync would \(difference.summary); \(why), so nothing was applied")
                     }
                 case .apply(let head):
                     let renderStarted = clock.now
                     let manifests = try await self.render(app, at: head, remote: remote)
                     timings.renderMilliseconds = Self.milliseconds(clock.now - renderStarted)
-                    if manifests.isEmpty, let automated = app.syncPolicy.automated, automated.prune, !automated.allowEmpty {
+                    // Asked for by hand (`tributary sync --prune`), emptying the app is the user's call, as in Argo CD.
+                    if manifests.isEmpty, manualSync == nil, let automated = app.syncPolicy.automated, automated.prune, !automated.allowEmpty {
                         throw SyncError(
                             code: .refused,
                             message: "\(app.source.path.isEmpty ? "the repository root" : app.source.path) renders no resources at \(head.prefix(12)); with prune that would delete everything the app owns, and allowEmpty is false, so the target is left as it is"
@@ -211,7 +214,8 @@ extension SyncEngine {
 
     /// Called with the app's lock held.
     func driftCheck(_ app: AppSettings) async -> SyncEvent? {
-        guard let target = self.targets[app.name], let state = self.state(of: app.name), let synced = state.synced, state.failures == 0 else { return nil }
+        // A manual app's difference is what its compare reports (out-of-sync), not drift.
+        guard app.syncPolicy.automated != nil, let target = self.targets[app.name], let state = self.state(of: app.name), let synced = state.synced, state.failures == 0 else { return nil }
         let report: DriftReport
         do {
             var manifests: [Manifest] = []
@@ -358,7 +362,7 @@ extension SyncEngine {
     static func triggerName(_ trigger: Trigger, healing: Bool) -> String {
         if healing { return "self-heal" }
         switch trigger {
-        case .request(let request, _): return request.manual != nil ? "manual" : "change"
+        case .request(let request, _): return request.manual.map { $0.dryRun ? "dry-run" : "manual" } ?? "change"
         case .interval: return "interval"
         case .health: return "health"
         case .retry: return "retry"

@@ -109,6 +109,7 @@ public final class SyncEngine: Sendable {
                 // The new owner may sync meanwhile: read the target's inventory again when it comes back.
                 states[name]?.loaded = false
                 states[name]?.health = nil
+                states[name]?.difference = nil
             }
             for name in names where states[name]?.owned != true {
                 states[name, default: AppState(nextInterval: now)].owned = true

@@ -142,12 +142,32 @@ public final class SyncWorker: Service, Sendable {
             return .deadLetter(reason: "undecodable sync request: \(error)")
         }
         guard let app = self.apps[request.app] else {
+            if request.manual != nil {
+                // Asked for by hand: answer at once (the asker waits) instead of holding the partition.
+                return self.refuseManual(request, id: event.id)
+            }
             return self.unknownApp(request, partition: message.partition)
         }
         self.checkPartitionCount(request, partition: message.partition)
         guard let result = await self.engine.sync(app, trigger: .request(request, id: event.id)) else { return .done([]) }
         do {
             return .done([try self.message(for: result)])
+        } catch {
+            return .deadLetter(reason: "cannot encode the sync event: \(error)")
+        }
+    }
+
+    /// A failed event for a sync by hand of an app this worker's configuration lacks.
+    private func refuseManual(_ request: SyncRequest, id: String) -> ConsumerStageOutcome {
+        let now = Date()
+        var event = SyncEvent(
+            app: request.app, project: "", repository: request.repository, ref: request.ref, revision: "", phase: .failed, trigger: "manual",
+            destination: "", message: "app \(request.app) is not in the configuration of the workers\(self.options.cluster.map { " of cluster \($0)" } ?? "") that received the request",
+            changeID: request.changeID, deliveryID: request.deliveryID, receivedAt: request.receivedAt, startedAt: now, finishedAt: now
+        )
+        event.cluster = request.cluster
+        do {
+            return .done([try self.message(for: event)])
         } catch {
             return .deadLetter(reason: "cannot encode the sync event: \(error)")
         }

@@ -16,14 +16,9 @@ struct ImportCommand: ParsableCommand {
     var paths: [String]
 
     func run() throws {
-        var all = Definitions()
+        let all: Definitions
         do {
-            for path in self.paths {
-                let definitions = try Definitions.load(path: path, cluster: self.cluster)
-                all.projects += definitions.projects
-                all.apps += definitions.apps
-                all.warnings += definitions.warnings
-            }
+            all = try Definitions.load(self.paths.map { ($0, self.cluster) })
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)

@@ -35,7 +35,11 @@ struct SyncCommand: AsyncParsableCommand {
         let logger = try self.options.bootstrapLogging(label: "tributary.sync")
         let configuration = try self.options.loadRequiredConfiguration(for: "sync")
         guard let app = configuration.app(named: self.app) else {
-            throw ValidationError("no app named \(self.app) in \(configuration.file)")
+            throw Failure(message: "no app named \(self.app) in \(configuration.file)")
+        }
+        if let revision = self.revision, revision != app.source.targetRevision, app.syncPolicy.automated != nil, !self.dryRun {
+            // As Argo CD refuses it: the next automated sync would put targetRevision back at once.
+            throw Failure(message: "\(app.name) syncs automatically to \(app.source.targetRevision); a sync to \(revision) would be undone at its next reconcile. Turn automated off for it, or change targetRevision")
         }
         guard case .list(let bootstrap) = self.options.brokers(configuration: configuration) else {
             throw ValidationError("sync needs the running cluster the workers use: pass --brokers host:port or set KAFKA_BROKERS")
@@ -83,7 +87,16 @@ struct SyncCommand: AsyncParsableCommand {
             try await Task.sleep(until: deadline)
             answer.cancel()
         }
-        let result = try? await answer.value
+        let result: SyncEvent?
+        do {
+            result = try await answer.value
+        } catch is CancellationError {
+            result = nil
+        } catch {
+            timer.cancel()
+            await consumer.close()
+            throw Failure(message: "reading \(topics.sync) failed: \(error)")
+        }
         timer.cancel()
         await consumer.close()
         guard let result else {

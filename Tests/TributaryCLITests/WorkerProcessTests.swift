@@ -401,7 +401,7 @@ final class WorkerProcessTests {
 
         let preview = try await TributaryProcess(["sync", "--config", config, "--app", "shop", "--dry-run", "--timeout", "60", "--log-level", "warning"]).finish(timeout: .seconds(90))
         #expect(preview.status == 0, "\(preview.stderr)")
-        #expect(preview.stdout.contains("shop out-of-sync at \(head.prefix(12)) (manual)"), "\(preview.stdout)")
+        #expect(preview.stdout.contains("shop out-of-sync at \(head.prefix(12)) (dry-run)"), "\(preview.stdout)")
         #expect(preview.stdout.contains("would create: configmap_demo_config.yaml"))
         #expect(self.syncedRevision("shop") == nil)
 

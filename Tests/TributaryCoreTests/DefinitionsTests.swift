@@ -215,4 +215,62 @@ struct DefinitionsTests {
         #expect(team.sourceRepos.map(\.pattern) == ["*"])
         #expect(team.clusterDestinations.first?.allows(name: "prod", server: nil, namespace: "shop-x") == true)
     }
+
+    @Test func argoCDsDefaultsAndEdgeCasesKeepTheirMeaning() throws {
+        let yaml = """
+            apiVersion: argoproj.io/v1alpha1
+            kind: AppProject
+            metadata: { name: own }
+            spec:
+              sourceRepos: ['*']
+              destinations: [{ server: https://kubernetes.default.svc, namespace: '*' }]
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: AppProject
+            metadata: { name: denying }
+            spec:
+              sourceRepos: ['*', '!https://evil.example/*']
+              destinations: [{ name: '*', namespace: '!kube-system' }]
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: web
+              annotations: { notifications.argoproj.io/subscribe.on-sync-succeeded.slack: team }
+            spec:
+              project: own
+              source: { repoURL: "https://bot:s3cret@git.example.com/acme/infra.git", path: web, directory: { recurse: true, jsonnet: {} } }
+              destination: { name: in-cluster, namespace: web }
+              syncPolicy:
+                automated: {}
+                retry: { backoff: { duration: 5s } }
+
+            """
+        let definitions = try Definitions.parse(yaml: yaml, file: "edge.yaml", cluster: "prod")
+        let own = try #require(definitions.projects.first { $0.name == "own" })
+        #expect(own.clusterDestinations.first?.allows(name: "prod", server: "https://prod.example:6443", namespace: "web") == true)
+        let denying = try #require(definitions.projects.first { $0.name == "denying" })
+        #expect(denying.sourceRepos.isEmpty && denying.clusterDestinations.isEmpty)
+        #expect(definitions.warnings.contains { $0.contains("negated patterns (!…) are not supported yet; the project allows no source") })
+        let web = try #require(definitions.apps.first)
+        #expect(web.destination.description == "kubernetes:prod/web")
+        #expect(web.source.recurse)
+        #expect(web.syncPolicy.retry.limit == 0)
+        #expect(definitions.warnings.contains { $0.hasPrefix("edge.yaml:19: metadata.annotations: not read by Tributary") }, "\(definitions.warnings)")
+        #expect(!definitions.nativeYAML.contains("s3cret"))
+        #expect(definitions.nativeYAML.contains("https://bot:REDACTED@git.example.com/acme/infra.git"))
+    }
+
+    @Test func aKustomizationFindsItsGitRepositoryInAnotherEntryAndIgnoreRulesLeaveItOut() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flux-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: { name: infra, namespace: flux-system }\nspec: { url: https://git.example.com/acme/infra.git, ref: { branch: main } }\n---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: { name: filtered, namespace: flux-system }\nspec: { url: https://git.example.com/acme/infra.git, ignore: '/*\\n!/apps' }\n"
+            .write(to: directory.appendingPathComponent("sources.yaml"), atomically: true, encoding: .utf8)
+        try "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: { name: shop, namespace: flux-system }\nspec: { sourceRef: { kind: GitRepository, name: infra }, path: ./apps/shop, prune: true }\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: { name: cart, namespace: flux-system }\nspec: { sourceRef: { kind: GitRepository, name: filtered }, path: ./apps/cart, prune: true }\n"
+            .write(to: directory.appendingPathComponent("apps.yaml"), atomically: true, encoding: .utf8)
+        let definitions = try Definitions.load([(directory.appendingPathComponent("sources.yaml").path, nil), (directory.appendingPathComponent("apps.yaml").path, "prod")])
+        #expect(definitions.apps.map(\.name) == ["shop"])
+        #expect(definitions.warnings.contains { $0.contains("spec.ignore: it changes which files are rendered, and is not supported yet; the app is left out") }, "\(definitions.warnings)")
+        #expect(definitions.warnings.contains { $0.contains("no GitRepository flux-system/filtered among the definitions") })
+    }
 }

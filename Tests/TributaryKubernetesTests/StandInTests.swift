@@ -5,7 +5,7 @@ import TributaryTestSupport
 /// The stand-in API server the cluster-target tests use is itself checked against a real client:
 /// kubectl must apply --server-side, apply --dry-run=server, diff, scale, edit, get and delete
 /// against it as against a cluster; its self-test covers what kubectl does not exercise.
-@Suite("Kubernetes API stand-in", .timeLimit(.minutes(2)))
+@Suite("Kubernetes API stand-in", .serialized, .timeLimit(.minutes(2)))
 struct StandInTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("TributaryTestSupport/Fixtures")

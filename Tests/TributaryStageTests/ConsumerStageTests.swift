@@ -106,7 +106,8 @@ struct ConsumerStageTests {
             let value = Int(String(decoding: message.value ?? [], as: UTF8.self)) ?? -1
             if key == "slow" {
                 slowStarted.withLock { $0 = true }
-                while !releaseSlow.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(20)) }
+                // Cancelled (the test failed and the stage stops): Task.sleep would throw at once, and spin.
+                while !releaseSlow.withLock({ $0 }), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
             }
             seen.withLock { $0[key, default: []].append(value) }
             return .done([])

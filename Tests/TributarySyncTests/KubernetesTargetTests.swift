@@ -6,7 +6,9 @@ import TributaryTestSupport
 
 /// The cluster target against a Kubernetes API over HTTPS: the stand-in, or a real cluster when
 /// `TRIBUTARY_TEST_KUBECONTEXT` is set (tests that need the stand-in's control endpoints skip then).
-@Suite("Kubernetes target", .timeLimit(.minutes(2)))
+/// One at a time: each starts a Python API server, and a dozen at once starve the Kafka tests
+/// running beside them on a 2-core machine.
+@Suite("Kubernetes target", .serialized, .timeLimit(.minutes(3)))
 struct KubernetesTargetTests {
     let fixture: SyncFixture
     let cluster: KubernetesAPIServer
@@ -435,7 +437,7 @@ struct KubernetesTargetTests {
             yaml: self.clusters + "definitions: [{ path: \"\(definitions.path)\", cluster: test }]\napps:\n" + self.app("web").replacingOccurrences(of: "namespace: \(self.namespace) }", with: "namespace: \(self.namespace)-native }"),
             file: "test.yaml"
         )
-        #expect(configuration.warnings.isEmpty, "\(configuration.warnings)")
+        #expect(configuration.warnings.count == 1 && configuration.warnings[0].contains("spec.targetNamespace: Flux sets it on every namespaced object"), "\(configuration.warnings)")
         let events = await (try self.fixture.engine(configuration)).handle(self.fixture.change(after: first), id: "c1")
         #expect(events.map(\.app) == ["argo-web", "flux-web", "web"])
         for event in events {

@@ -77,6 +77,26 @@ struct SyncEngineTests {
         #expect(await engine.sync(app, trigger: .interval) == nil)
     }
 
+    @Test func aDryRunByHandOfAnAutomatedAppLeavesItsNextSyncAlone() async throws {
+        let first = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
+        let configuration = try self.fixture.configuration(apps: [self.fixture.app("shop")])
+        let engine = try self.fixture.engine(configuration)
+        _ = await engine.handle(self.fixture.change(after: first), id: "c1")
+        let second = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "2")])
+        var request = SyncRequest(
+            app: "shop", cluster: nil, repository: self.fixture.repositoryKey, ref: "main", revision: "", before: String(repeating: "0", count: 40),
+            touchesPath: true, deleted: false, partitionCount: 6, changeID: "cli-1", deliveryID: "manual-cli-1", receivedAt: Date()
+        )
+        request.manual = .init(prune: true, dryRun: true)
+        let preview = try #require(await engine.sync(configuration.apps[0], trigger: .request(request, id: "cli-1")))
+        #expect(preview.phase == .outOfSync)
+        #expect(preview.trigger == "dry-run")
+        #expect(preview.message?.hasSuffix("dry run, so nothing was applied") == true)
+        // The push's own request still syncs the commit the dry run looked at.
+        let synced = try #require(await engine.handle(self.fixture.change(after: second, before: first), id: "c2").first)
+        #expect(synced.phase == .succeeded)
+    }
+
     @Test func anEmptyRenderWithPruneIsRefusedUnlessAllowEmpty() async throws {
         let first = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
         let configuration = try self.fixture.configuration(apps: [

@@ -18,6 +18,13 @@ extension Definitions {
                     return "{ \(fields.joined(separator: ", ")) }"
                 }
                 lines.append("    destinations: [\(destinations.joined(separator: ", "))]")
+                for (key, list) in [
+                    ("clusterResourceWhitelist", project.clusterResourceWhitelist), ("clusterResourceBlacklist", project.clusterResourceBlacklist),
+                    ("namespaceResourceWhitelist", project.namespaceResourceWhitelist), ("namespaceResourceBlacklist", project.namespaceResourceBlacklist),
+                ] {
+                    guard let list, key.hasSuffix("Whitelist") || !list.isEmpty else { continue }
+                    lines.append("    \(key): [\(list.map { "{ group: \(Self.quoted($0.group.pattern)), kind: \(Self.quoted($0.kind.pattern)) }" }.joined(separator: ", "))]")
+                }
             }
         }
         if !self.apps.isEmpty {
@@ -25,7 +32,7 @@ extension Definitions {
             for app in self.apps {
                 lines.append("  - name: \(Self.quoted(app.name))          # from \(app.declaredAt)")
                 lines.append("    project: \(Self.quoted(app.project))")
-                var source = ["repoURL: \(Self.quoted(app.source.repoURL))", "targetRevision: \(Self.quoted(app.source.targetRevision))"]
+                var source = ["repoURL: \(Self.quoted(Self.redacted(app.source.repoURL)))", "targetRevision: \(Self.quoted(app.source.targetRevision))"]
                 if !app.source.path.isEmpty { source.append("path: \(Self.quoted(app.source.path))") }
                 if app.source.recurse { source.append("directory: { recurse: true }") }
                 if !app.source.substitute.isEmpty {
@@ -77,6 +84,13 @@ extension Definitions {
             let target = cluster.isEmpty ? "server: \(Self.quoted(app.destinationServer ?? ""))" : "name: \(Self.quoted(cluster))"
             return target + (namespace.map { ", namespace: \(Self.quoted($0))" } ?? "")
         }
+    }
+
+    /// A URL's password is not printed: `https://user:REDACTED@host/...` (credentials go in `repositories`).
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "REDACTED"
+        return components.string ?? url
     }
 
     /// A JSON string is a YAML double-quoted scalar: nothing in it is read as anything else.

@@ -24,23 +24,32 @@ public struct Definitions: Sendable {
     ///   CD's in-cluster destination (`https://kubernetes.default.svc`) stand for.
     /// - Throws: `ConfigurationError` for a file that cannot be read or is not YAML.
     public static func load(path: String, cluster: String?) throws -> Definitions {
+        try self.load([(path, cluster)])
+    }
+
+    /// Reads several paths as one set, so a Kustomization finds a GitRepository of another file or entry.
+    public static func load(_ entries: [(path: String, cluster: String?)]) throws -> Definitions {
+        var reader = Reader(cluster: nil)
+        for (path, cluster) in entries {
+            reader.cluster = cluster
+            for file in try self.files(in: path) {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw ConfigurationError(file: file, line: nil, key: "", message: "cannot read the file")
+                }
+                try reader.read(yaml: String(decoding: data, as: UTF8.self), file: file)
+            }
+        }
+        return reader.finish()
+    }
+
+    private static func files(in path: String) throws -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ConfigurationError(file: path, line: nil, key: "", message: "no such file or directory")
         }
-        var files = [path]
-        if isDirectory.boolValue {
-            let enumerator = FileManager.default.enumerator(atPath: path)
-            files = (enumerator?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { "\(path)/\($0)" }
-        }
-        var reader = Reader(cluster: cluster)
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw ConfigurationError(file: file, line: nil, key: "", message: "cannot read the file")
-            }
-            try reader.read(yaml: String(decoding: data, as: UTF8.self), file: file)
-        }
-        return reader.finish()
+        guard isDirectory.boolValue else { return [path] }
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        return (enumerator?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { "\(path)/\($0)" }
     }
 
     /// Reads definitions from YAML text (one or more documents).
@@ -55,11 +64,12 @@ public struct Definitions: Sendable {
 private let inClusterServer = "https://kubernetes.default.svc"
 
 private struct Reader {
-    let cluster: String?
+    /// The cluster of the entry being read.
+    var cluster: String?
     var result = Definitions()
     /// Flux sources by `namespace/name`, and Kustomizations waiting for theirs.
     var repositories: [String: FluxSource] = [:]
-    var kustomizations: [(ConfigurationNode, ConfigurationMapping)] = []
+    var kustomizations: [(ConfigurationNode, ConfigurationMapping, String?)] = []
 
     struct FluxSource {
         var url: String
@@ -90,7 +100,7 @@ private struct Reader {
             case ("argoproj.io", "Application"): try self.application(node, mapping)
             case ("argoproj.io", "AppProject"): try self.appProject(node, mapping)
             case ("source.toolkit.fluxcd.io", "GitRepository"): try self.gitRepository(node, mapping)
-            case ("kustomize.toolkit.fluxcd.io", "Kustomization"): self.kustomizations.append((node, mapping))
+            case ("kustomize.toolkit.fluxcd.io", "Kustomization"): self.kustomizations.append((node, mapping, self.cluster))
             case ("argoproj.io", "ApplicationSet"):
                 self.warn(node, "kind", "ApplicationSet is not supported yet; it is skipped (list its Applications instead)")
             case ("helm.toolkit.fluxcd.io", "HelmRelease"), ("source.toolkit.fluxcd.io", "HelmRepository"), ("source.toolkit.fluxcd.io", "OCIRepository"):
@@ -102,9 +112,9 @@ private struct Reader {
     }
 
     mutating func finish() -> Definitions {
-        for (node, mapping) in self.kustomizations {
+        for (node, mapping, cluster) in self.kustomizations {
             do {
-                try self.kustomization(node, mapping)
+                try self.kustomization(node, mapping, cluster: cluster)
             } catch let error as ConfigurationError {
                 self.result.warnings.append("\(error); the Kustomization is left out")
             } catch {
@@ -147,8 +157,9 @@ private struct Reader {
         return reasons
     }
 
-    func name(of mapping: ConfigurationMapping) throws -> (name: String, namespace: String?) {
+    mutating func name(of mapping: ConfigurationMapping) throws -> (name: String, namespace: String?) {
         let metadata = try mapping.required("metadata").mapping(allowedKeys: nil)
+        _ = self.check(metadata, supported: ["name", "namespace", "labels", "uid", "resourceVersion", "generation", "creationTimestamp"], ignored: "not read by Tributary (notification subscriptions go in subscriptions[], finalizers have no meaning here); ignored")
         return (try metadata.required("name").string(), try metadata["namespace"]?.string())
     }
 
@@ -176,8 +187,11 @@ private struct Reader {
             ]
         )
         if let directory = source["directory"] {
+            let fields = try directory.mapping(allowedKeys: nil)
+            // Argo CD writes `jsonnet: {}` into every directory source: empty, it means nothing.
+            let emptyJsonnet = fields["jsonnet"].map { (try? $0.mapping(allowedKeys: nil))?.entries.isEmpty == true } ?? false
             left += self.check(
-                try directory.mapping(allowedKeys: nil), supported: ["recurse"],
+                fields, supported: emptyJsonnet ? ["recurse", "jsonnet"] : ["recurse"],
                 fatal: ["jsonnet": "Jsonnet is not supported yet", "include": "include globs are not supported yet", "exclude": "exclude globs are not supported yet"]
             )
         }
@@ -192,6 +206,7 @@ private struct Reader {
         let namespace = try destination["namespace"]?.string()
         app.cluster = try destination["name"]?.string()
         let server = try destination["server"]?.string()
+        if app.cluster == "in-cluster" { app.cluster = nil }  // Argo CD's name for its own cluster
         if app.cluster == nil, server == inClusterServer || server == nil {
             // Argo CD's own cluster: the one these definitions were given for.
             guard let cluster = self.cluster else {
@@ -232,6 +247,7 @@ private struct Reader {
             app.syncPolicy.retry.limit = 0
             if let retryNode = policy["retry"] {
                 app.syncPolicy.retry = .init()
+                app.syncPolicy.retry.limit = 0  // Argo CD: a retry without limit retries none
                 let retry = try retryNode.mapping(allowedKeys: nil)
                 left += self.check(retry, supported: ["limit", "backoff"])
                 if let limit = retry["limit"] {
@@ -279,16 +295,32 @@ private struct Reader {
         for (key, value) in spec.entries {
             switch key {
             case "description": continue
-            case "sourceRepos": project.sourceRepos = try value.stringList().map(Glob.project)
+            case "sourceRepos":
+                let patterns = try value.stringList()
+                if patterns.contains(where: { $0.hasPrefix("!") }) {
+                    // Safer to allow nothing than to read a denial as an allowance.
+                    self.warn(value, "", "negated patterns (!…) are not supported yet; the project allows no source until they are removed")
+                } else {
+                    project.sourceRepos = patterns.map(Glob.project)
+                }
             case "destinations":
                 for entry in try value.sequence() {
                     let fields = try entry.mapping(allowedKeys: nil)
                     _ = self.check(fields, supported: ["server", "name", "namespace"])
+                    var name = try fields["name"]?.string()
+                    var server = try fields["server"]?.string()
+                    let namespace = try fields["namespace"]?.string()
+                    if [name, server, namespace].contains(where: { $0?.hasPrefix("!") == true }) {
+                        self.warn(entry, "", "negated patterns (!…) are not supported yet; this destination is left out (allows nothing)")
+                        continue
+                    }
+                    // Argo CD's own cluster is the cluster these definitions were given for.
+                    if server == inClusterServer || name == "in-cluster", let cluster = self.cluster {
+                        name = cluster
+                        server = nil
+                    }
                     project.clusterDestinations.append(
-                        .init(
-                            name: (try fields["name"]?.string()).map(Glob.project), server: (try fields["server"]?.string()).map(Glob.project),
-                            namespace: (try fields["namespace"]?.string()).map(Glob.project)
-                        )
+                        .init(name: name.map(Glob.project), server: server.map(Glob.project), namespace: namespace.map(Glob.project))
                     )
                 }
             case "clusterResourceWhitelist", "clusterResourceBlacklist", "namespaceResourceWhitelist", "namespaceResourceBlacklist":
@@ -305,10 +337,11 @@ private struct Reader {
     mutating func gitRepository(_ node: ConfigurationNode, _ document: ConfigurationMapping) throws {
         let (name, namespace) = try self.name(of: document)
         let spec = try document.required("spec").mapping(allowedKeys: nil)
-        _ = self.check(
+        let left = self.check(
             spec, supported: ["url", "ref", "interval", "secretRef", "timeout"],
-            ignored: "not supported; ignored"
+            fatal: ["ignore": "it changes which files are rendered, and is not supported yet", "include": "it changes which files are rendered, and is not supported yet"]
         )
+        guard left.isEmpty else { return }  // its Kustomizations then find no source and are left out too
         if let secret = spec["secretRef"] {
             self.warn(secret, "", "Tributary does not read Kubernetes Secrets: give the repository's credentials in repositories[]")
         }
@@ -324,7 +357,7 @@ private struct Reader {
         self.repositories["\(namespace ?? "default")/\(name)"] = source
     }
 
-    mutating func kustomization(_ node: ConfigurationNode, _ document: ConfigurationMapping) throws {
+    mutating func kustomization(_ node: ConfigurationNode, _ document: ConfigurationMapping, cluster: String?) throws {
         let (name, namespace) = try self.name(of: document)
         let spec = try document.required("spec").mapping(allowedKeys: nil)
         let changesRendering = "it changes what is rendered, and is not supported yet"
@@ -347,7 +380,7 @@ private struct Reader {
             self.warn(sourceRef.owner, "name", "no GitRepository \(key) among the definitions; the app is left out")
             return
         }
-        guard let cluster = self.cluster else {
+        guard let cluster else {
             self.warn(node, "kind", "a Kustomization applies to the cluster Flux runs in: name it with definitions: [{ path, cluster: NAME }]; the app is left out")
             return
         }
@@ -358,6 +391,9 @@ private struct Reader {
         app.source.recurse = true  // Flux builds the whole tree under path (a generated kustomization)
         app.cluster = cluster
         app.destination = .kubernetes(cluster: cluster, namespace: try spec["targetNamespace"]?.string())
+        if let target = spec["targetNamespace"] {
+            self.warn(target, "", "Flux sets it on every namespaced object; Tributary gives it to those that name no namespace (objects naming one keep theirs)")
+        }
         let prune = try spec.required("prune").bool()
         app.syncPolicy.automated = try spec["suspend"]?.bool() == true ? nil : .init(prune: prune, selfHeal: true, allowEmpty: true)
         if let interval = try spec["interval"]?.duration() ?? source.interval { app.syncPolicy.interval = interval }

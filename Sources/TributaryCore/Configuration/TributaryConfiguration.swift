@@ -65,6 +65,7 @@ public struct TributaryConfiguration: Sendable {
             case "repositories": configuration.repositories = try node.sequence().map(RepositorySettings.init(node:))
             case "projects": configuration.projects += try node.sequence().map(ProjectSettings.init(node:))
             case "definitions":
+                var entries: [(path: String, cluster: String?)] = []
                 for entry in try node.sequence() {
                     var path: String
                     var cluster: String?
@@ -76,15 +77,16 @@ public struct TributaryConfiguration: Sendable {
                         path = try entry.string()
                     }
                     if !path.hasPrefix("/") { path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path }
-                    let definitions = try Definitions.load(path: path, cluster: cluster)
-                    configuration.warnings += definitions.warnings
-                    configuration.projects += definitions.projects
-                    for app in definitions.apps {
-                        if let first = configuration.apps.first(where: { $0.name == app.name }) {
-                            throw ConfigurationError(file: app.file, line: app.line, key: "metadata.name", message: "app \(app.name) is already declared at \(first.declaredAt)")
-                        }
-                        configuration.apps.append(app)
+                    entries.append((path, cluster))
+                }
+                let definitions = try Definitions.load(entries)
+                configuration.warnings += definitions.warnings
+                configuration.projects += definitions.projects
+                for app in definitions.apps {
+                    if let first = configuration.apps.first(where: { $0.name == app.name }) {
+                        throw ConfigurationError(file: app.file, line: app.line, key: "metadata.name", message: "app \(app.name) is already declared at \(first.declaredAt)")
                     }
+                    configuration.apps.append(app)
                 }
             case "clusters":
                 for entry in try node.sequence() {

@@ -209,13 +209,18 @@ enum KubernetesPlan {
     /// The drifted field paths of one object: where the live object differs from what applying
     /// the rendered one would make of it, less the app's `ignoreDifferences`.
     static func driftedFields(live: JSONValue, applied: JSONValue, reference: ObjectReference, ignoring rules: [AppSettings.IgnoreDifference]) -> [String] {
-        let ignored = rules.filter { rule in
+        let paths = FieldDiff.paths(from: live, to: applied)
+        let ignored = Set(self.ignoredPaths(paths, reference: reference, rules: rules, in: live))
+        return paths.filter { !ignored.contains($0) }
+    }
+
+    /// Which of `paths` the rules that match the object cover (a rule covers the fields under its pointers).
+    static func ignoredPaths(_ paths: [String], reference: ObjectReference, rules: [AppSettings.IgnoreDifference], in live: JSONValue? = nil) -> [String] {
+        let pointers = rules.filter { rule in
             (rule.group ?? reference.group) == reference.group && (rule.kind ?? reference.kind) == reference.kind && (rule.name ?? reference.name) == reference.name
                 && (rule.namespace ?? reference.namespace) == reference.namespace
         }.flatMap { $0.jsonPointers.map { self.fieldPath(pointer: $0, in: live) } }
-        return FieldDiff.paths(from: live, to: applied).filter { path in
-            !ignored.contains { path == $0 || path.hasPrefix($0 + ".") || path.hasPrefix($0 + "[") }
-        }
+        return paths.filter { path in pointers.contains { path == $0 || path.hasPrefix($0 + ".") || path.hasPrefix($0 + "[") } }
     }
 
     /// `/spec/template/metadata/annotations/a~1b` → `.spec.template.metadata.annotations.a/b`.

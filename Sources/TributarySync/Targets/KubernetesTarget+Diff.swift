@@ -18,6 +18,7 @@ public struct ObjectDiff: Sendable {
 
     public var object: String
     public var change: Change
+    var reference: ObjectReference
 }
 
 extension KubernetesTarget {
@@ -41,7 +42,7 @@ extension KubernetesTarget {
     public func diff(_ manifests: [Manifest], prune: Bool) async throws -> [ObjectDiff] {
         let objects = try await self.desiredObjects(manifests)
         var result = try await self.concurrently(objects) { object -> ObjectDiff in
-            guard let live = try await self.get(object.reference, source: object.source) else { return ObjectDiff(object: "\(object.reference)", change: .create) }
+            guard let live = try await self.get(object.reference, source: object.source) else { return ObjectDiff(object: "\(object.reference)", change: .create, reference: object.reference) }
             let applied: JSONValue
             do {
                 applied = try await self.client.apply(object.object, fieldManager: KubernetesPlan.fieldManager, force: true, dryRun: true)
@@ -52,13 +53,13 @@ extension KubernetesTarget {
             let changes = FieldDiff.changes(from: live, to: applied).map { change in
                 (path: change.path, old: secret ? "(hidden)" : Self.show(change.old), new: secret ? "(hidden)" : Self.show(change.new))
             }
-            return ObjectDiff(object: "\(object.reference)", change: changes.isEmpty ? .unchanged : .update(changes))
+            return ObjectDiff(object: "\(object.reference)", change: changes.isEmpty ? .unchanged : .update(changes), reference: object.reference)
         }
         // What the previous inventory holds and the rendering does not: as a sync's prune would decide.
         for reference in KubernetesPlan.stale(try await self.readInventory()?.objects ?? [], rendered: objects.map(\.reference)) {
             switch KubernetesPlan.pruneAction(for: try await self.get(reference, source: "diff"), app: self.app, prune: prune) {
-            case .delete: result.append(ObjectDiff(object: "\(reference)", change: .prune))
-            case .keep(let why): result.append(ObjectDiff(object: "\(reference)", change: .orphan(why)))
+            case .delete: result.append(ObjectDiff(object: "\(reference)", change: .prune, reference: reference))
+            case .keep(let why): result.append(ObjectDiff(object: "\(reference)", change: .orphan(why), reference: reference))
             case .gone, .release: continue
             }
         }
@@ -70,7 +71,12 @@ extension KubernetesTarget {
         for object in try await self.diff(manifests, prune: prune) {
             switch object.change {
             case .create: difference.create.append(object.object)
-            case .update(let fields): difference.update.append("\(object.object) (\(fields.map(\.path).joined(separator: ", ")))")
+            case .update(let fields):
+                // As drift sees it: the app's ignore rules hold, and Tributary's own tracking
+                // annotation (missing while another tool still manages the object) is no difference.
+                let ignored = Set(KubernetesPlan.ignoredPaths(fields.map(\.path), reference: object.reference, rules: self.ignoreDifferences))
+                let paths = fields.map(\.path).filter { !ignored.contains($0) && $0 != ".metadata.annotations.\(KubernetesPlan.trackingAnnotation)" }
+                if !paths.isEmpty { difference.update.append("\(object.object) (\(paths.joined(separator: ", ")))") }
             case .prune: difference.delete.append(object.object)
             case .unchanged, .orphan: continue
             }
