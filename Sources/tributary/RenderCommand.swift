@@ -47,9 +47,22 @@ struct RenderCommand: AsyncParsableCommand {
             let commit = try await cache.fetchHead(of: self.revision ?? app.source.targetRevision, in: remote)
             let manifests = try await AppRenderer.render(app, at: commit, in: remote, mirrors: cache).manifests
             if self.diff {
-                let target = try KubernetesTarget.make(for: app, in: configuration)
-                let changes = try await target.diff(manifests, prune: app.syncPolicy.automated?.prune ?? false)
-                if Self.print(changes, app: app.name, commit: commit, destination: target.destination) { throw ExitCode(1) }
+                let prune = app.syncPolicy.automated?.prune ?? false
+                switch app.destination {
+                case .kubernetes:
+                    let target = try KubernetesTarget.make(for: app, in: configuration)
+                    let changes = try await target.diff(manifests, prune: prune)
+                    if Self.print(changes, app: app.name, commit: commit, destination: target.destination) { throw ExitCode(1) }
+                case .directory(let path):
+                    if Self.print(try await DirectoryTarget(path: path).compare(manifests, prune: prune), app: app.name, commit: commit, destination: "directory:\(path)") {
+                        throw ExitCode(1)
+                    }
+                case .git(let url, let branch, let path):
+                    let target = GitBranchTarget(
+                        remote: try GitRemote(url: url, repository: configuration.repository(for: url)), branch: branch, directory: path, app: app.name, mirrors: cache
+                    )
+                    if Self.print(try await target.compare(manifests, prune: prune), app: app.name, commit: commit, destination: target.destination) { throw ExitCode(1) }
+                }
                 return
             }
             try self.write(manifests, commit: commit)
@@ -62,6 +75,16 @@ struct RenderCommand: AsyncParsableCommand {
         } catch let error as SyncError {
             throw Failure(message: error.message)
         }
+    }
+
+    /// Prints a file target's difference: `+` created, `~` changed, `-` deleted; returns whether anything would change.
+    static func print(_ difference: SyncEvent.Difference, app: String, commit: String, destination: String) -> Bool {
+        printLine("# app \(app) at \(commit) against \(destination)")
+        for file in difference.create { printLine("+ \(file)") }
+        for file in difference.update { printLine("~ \(file)") }
+        for file in difference.delete { printLine("- \(file)") }
+        if difference.isEmpty { printLine("  in sync") }
+        return !difference.isEmpty
     }
 
     /// Prints the diff as `+` create, `~` update (field by field), `-` prune, `!` orphaned;

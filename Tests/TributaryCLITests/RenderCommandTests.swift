@@ -44,6 +44,17 @@ struct RenderCommandTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: output.path).sorted() == ["000-namespace-shop.yaml", "001-service-shop-shop.yaml", "002-deployment-shop-shop.yaml"])
     }
 
+    @Test func diffOfADirectoryAppListsTheFilesASyncWouldWrite() async throws {
+        let fixture = try GitFixture()
+        try fixture.commit(["apps/shop/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: shop}\n"])
+        let result = try await TributaryProcess([
+            "diff", "--config", Self.configuration(fixture).path, "--app", "shop", "--data-dir", fixture.root.appendingPathComponent("data").path,
+        ]).finish()
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.contains("against directory:\(fixture.root.path)/out\n+ configmap_shop_x.yaml"), "\(result.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.root.appendingPathComponent("out").path))
+    }
+
     @Test func malformedManifestFailsWithFileAndLine() async throws {
         let fixture = try GitFixture()
         try fixture.commit(["apps/shop/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: {}\n"])
