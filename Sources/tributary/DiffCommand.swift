@@ -7,24 +7,12 @@ struct DiffCommand: AsyncParsableCommand {
         abstract: "Print what a sync of the app would change in its target (as render --diff); exit status 1 when something would."
     )
 
-    @Option(name: .long, help: "The YAML configuration file.")
-    var config: String
-
-    @Option(name: .long, help: "The app to compare.")
-    var app: String
-
-    @Option(name: .long, help: "A branch, tag or SHA; default the app's targetRevision.")
-    var revision: String?
-
-    @Option(name: .long, help: "Where the git mirrors live.")
-    var dataDir: String = ".tributary"
-
-    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "warning"
+    @OptionGroup var source: AppSourceOptions
 
     func run() async throws {
-        var render = try RenderCommand.parse(["--config", self.config, "--app", self.app, "--diff", "--data-dir", self.dataDir, "--log-level", self.logLevel])
-        render.revision = self.revision
-        try await render.run()
+        var arguments = ["--config", self.source.config, "--app", self.source.app, "--diff", "--data-dir", self.source.dataDir, "--log-level", self.source.logLevel]
+        if let revision = self.source.revision { arguments += ["--revision", revision] }
+        // Parsed, not assigned: an unparsed command's options cannot be read.
+        try await RenderCommand.parse(arguments).run()
     }
 }

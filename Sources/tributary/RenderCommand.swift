@@ -14,37 +14,24 @@ struct RenderCommand: AsyncParsableCommand {
         abstract: "Fetch an app's source and print (or write) its rendered manifests in apply order."
     )
 
-    @Option(name: .long, help: "The YAML configuration file.")
-    var config: String
-
-    @Option(name: .long, help: "The app to render.")
-    var app: String
-
-    @Option(name: .long, help: "A branch, tag or SHA; default the app's targetRevision.")
-    var revision: String?
+    @OptionGroup var source: AppSourceOptions
 
     @Option(name: .long, help: "A directory to write one file per resource into, or - for standard output.")
     var output: String = "-"
 
-    @Flag(name: .long, help: "For an app synced to a Kubernetes cluster: print what a sync would change, object by object (exit status 1 when something would), instead of the manifests.")
+    @Flag(name: .long, help: "Print what a sync would change in the app's target — objects and fields of a cluster, files of a directory or branch — instead of the manifests; exit status 1 when something would.")
     var diff = false
 
-    @Option(name: .long, help: "Where the git mirrors live.")
-    var dataDir: String = ".tributary"
-
-    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "warning"
-
     func run() async throws {
-        let logger = try CommonOptions.parse(["--log-level", self.logLevel]).bootstrapLogging(label: "tributary.render")
+        let logger = try CommonOptions.parse(["--log-level", self.source.logLevel]).bootstrapLogging(label: "tributary.render")
         do {
-            let configuration = try TributaryConfiguration.load(path: self.config)
-            guard let app = configuration.app(named: self.app) else {
-                throw ValidationError("no app named \(self.app) in \(self.config)")
+            let configuration = try TributaryConfiguration.load(path: self.source.config)
+            guard let app = configuration.app(named: self.source.app) else {
+                throw ValidationError("no app named \(self.source.app) in \(self.source.config)")
             }
             let remote = try GitRemote(url: app.source.repoURL, repository: configuration.repository(for: app.source.repoURL))
-            let cache = GitMirrorCache(directory: URL(fileURLWithPath: self.dataDir).appendingPathComponent("mirrors"), logger: logger)
-            let commit = try await cache.fetchHead(of: self.revision ?? app.source.targetRevision, in: remote)
+            let cache = GitMirrorCache(directory: URL(fileURLWithPath: self.source.dataDir).appendingPathComponent("mirrors"), logger: logger)
+            let commit = try await cache.fetchHead(of: self.source.revision ?? app.source.targetRevision, in: remote)
             let manifests = try await AppRenderer.render(app, at: commit, in: remote, mirrors: cache).manifests
             if self.diff {
                 let prune = app.syncPolicy.automated?.prune ?? false
@@ -115,7 +102,7 @@ struct RenderCommand: AsyncParsableCommand {
 
     private func write(_ manifests: [Manifest], commit: String) throws {
         if self.output == "-" {
-            printLine("# app \(self.app) at \(commit): \(manifests.count) resources")
+            printLine("# app \(self.source.app) at \(commit): \(manifests.count) resources")
             for manifest in manifests {
                 printLine("---\n# Source: \(manifest.source)\n" + manifest.yaml.trimmingCharacters(in: .newlines))
             }
@@ -128,8 +115,26 @@ struct RenderCommand: AsyncParsableCommand {
             let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
             try Data(manifest.yaml.utf8).write(to: directory.appendingPathComponent(String(format: "%03d-%@.yaml", index, safe)), options: .atomic)
         }
-        FileHandle.standardError.write(Data("wrote \(manifests.count) resources of \(self.app) at \(commit) to \(self.output)\n".utf8))
+        FileHandle.standardError.write(Data("wrote \(manifests.count) resources of \(self.source.app) at \(commit) to \(self.output)\n".utf8))
     }
+}
+
+/// Which app, at which revision, from which configuration: shared by `render` and `diff`.
+struct AppSourceOptions: ParsableArguments {
+    @Option(name: .long, help: "The YAML configuration file.")
+    var config: String
+
+    @Option(name: .long, help: "The app.")
+    var app: String
+
+    @Option(name: .long, help: "A branch, tag or SHA; default the app's targetRevision.")
+    var revision: String?
+
+    @Option(name: .long, help: "Where the git mirrors live.")
+    var dataDir: String = ".tributary"
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "warning"
 }
 
 /// A failure reported as `error: message` with exit status 1.
