@@ -124,13 +124,13 @@ struct SyncWorkerTests {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await self.drain(reader, into: sink) }
             try await self.withPlannerAndWorker(configuration, group: group) { planner, worker in
-                try await waitUntil("the planner and the worker to join", timeout: .seconds(30)) { planner.readiness.ready && worker.readiness.ready }
+                try await waitUntil("the planner and the worker to join", timeout: .seconds(90)) { planner.readiness.ready && worker.readiness.ready }
                 // The worker reconciles the app it was given at once; let that happen before the change.
-                try await waitUntil("the first interval reconcile", timeout: .seconds(30)) {
+                try await waitUntil("the first interval reconcile", timeout: .seconds(90)) {
                     sink.all.contains { $0.app == "shop" && $0.trigger == "interval" }
                 }
                 report = try await self.publish(self.fixture.change(after: commit, delivery: "delivery-kafka"))
-                try await waitUntil("the sync event", timeout: .seconds(30)) {
+                try await waitUntil("the sync event", timeout: .seconds(90)) {
                     sink.all.contains { $0.app == "shop" && $0.deliveryID == "delivery-kafka" }
                 }
             }
@@ -159,7 +159,7 @@ struct SyncWorkerTests {
             tasks.addTask { try await self.drain(reader, into: sink) }
             try await self.withPlannerAndWorker(configuration, group: TestCluster.uniqueGroup("workers")) { _, _ in
                 // No webhook at all: the interval finds the app never synced and syncs it.
-                try await waitUntil("the first interval sync", timeout: .seconds(30)) {
+                try await waitUntil("the first interval sync", timeout: .seconds(90)) {
                     sink.all.contains { $0.phase == .succeeded && $0.trigger == "interval" }
                 }
                 let file = "\(self.fixture.targetPath("shop"))/configmap_shop_shop.yaml"
@@ -188,7 +188,7 @@ struct SyncWorkerTests {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await self.drain(reader, into: sink) }
             try await self.withWorker(configuration, group: TestCluster.uniqueGroup("workers")) { _ in
-                try await waitUntil("every app's first sync", timeout: .seconds(30)) {
+                try await waitUntil("every app's first sync", timeout: .seconds(90)) {
                     Set(sink.all.filter { $0.phase == .succeeded && $0.revision == first }.map(\.app)) == Set(apps)
                 }
                 let second = try self.fixture.git.commit(Dictionary(uniqueKeysWithValues: apps.map { ("apps/\($0)/config.yaml", Optional(SyncFixture.configMap($0, "2"))) }))
@@ -196,9 +196,9 @@ struct SyncWorkerTests {
                 embedded.setPartitionLeader(topic: self.topics.requests, partition: blocked.rawValue, broker: nil)
                 var report: KafkaDeliveryReport?
                 try await self.withPlanner(configuration, group: plannerGroup) { planner in
-                    try await waitUntil("the first planner to join", timeout: .seconds(30)) { planner.readiness.ready }
+                    try await waitUntil("the first planner to join", timeout: .seconds(90)) { planner.readiness.ready }
                     report = try await self.publish(self.fixture.change(after: second, before: first, delivery: "cut-short"))
-                    try await waitUntil("the apps whose requests were published", timeout: .seconds(30)) {
+                    try await waitUntil("the apps whose requests were published", timeout: .seconds(90)) {
                         apps.filter { !held.contains($0) }.allSatisfy { !applied($0).isEmpty }
                     }
                 }
@@ -212,7 +212,7 @@ struct SyncWorkerTests {
 
                 embedded.setPartitionLeader(topic: self.topics.requests, partition: blocked.rawValue, broker: 1)
                 try await self.withPlanner(configuration, group: plannerGroup) { _ in
-                    try await waitUntil("every app at the new revision, the republished requests coalesced", timeout: .seconds(30)) {
+                    try await waitUntil("every app at the new revision, the republished requests coalesced", timeout: .seconds(90)) {
                         held.allSatisfy { !applied($0).isEmpty }
                             && apps.filter { !held.contains($0) }.allSatisfy { app in sink.all.contains { $0.app == app && $0.phase == .coalesced && $0.deliveryID == "cut-short" } }
                     }
@@ -241,7 +241,7 @@ struct SyncWorkerTests {
         // No planner: no request comes, and the app's next interval is an hour away.
         let services: [any Service] = [producer, worker.makeStage(kafka: self.cluster.kafkaConfiguration), worker, worker.makePrefetcher(kafka: self.cluster.kafkaConfiguration)]
         try await self.run(services) {
-            try await waitUntil("the worker to own shop and sync it", timeout: .seconds(30)) {
+            try await waitUntil("the worker to own shop and sync it", timeout: .seconds(90)) {
                 self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"1\"") == true
             }
             // The prefetcher reads from the newest record and may join after an announcement:
