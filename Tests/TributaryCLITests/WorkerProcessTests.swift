@@ -567,7 +567,7 @@ final class WorkerProcessTests {
         try await waitUntil("every notification delivered", timeout: .seconds(90)) { Set(delivered()) == expected }
         // Once both groups have committed everything, nothing will be routed or delivered again.
         let kafka = KafkaConfiguration(bootstrapServers: self.bootstrap)
-        try await waitUntil("the notifiers to commit every record", timeout: .seconds(60)) {
+        try await waitUntil("the notifiers to commit every record", timeout: .seconds(120)) {
             let routed = try await hasCommittedAll(kafka, group: "tributary-notifier", topic: "tributary.sync")
             let delivered = try await hasCommittedAll(kafka, group: "tributary-notification-delivery", topic: "tributary.notifications")
             return routed && delivered

@@ -4,7 +4,7 @@ import TributaryTestSupport
 @testable import TributaryKubernetes
 
 /// The client against the stand-in API server over HTTPS.
-@Suite("Kubernetes client", .timeLimit(.minutes(1)), .enabled(if: ProcessInfo.processInfo.environment["TRIBUTARY_TEST_KUBECONTEXT"] == nil))
+@Suite("Kubernetes client", .serialized, .timeLimit(.minutes(1)), .enabled(if: ProcessInfo.processInfo.environment["TRIBUTARY_TEST_KUBECONTEXT"] == nil))
 struct KubernetesClientTests {
     let directory: URL
     let server: KubernetesAPIServer
