@@ -163,10 +163,7 @@ extension SyncEngine {
                         $0.evaluated = head
                         $0.clearFailure()
                         $0.reportedDrift = nil
-                        if let health = outcome.health {
-                            $0.healthInterval = self.healthInterval
-                            $0.health = health
-                        }
+                        if let health = outcome.health { $0.record(health: health, recheckAfter: self.healthInterval) }
                     }
                     return finish(drift != nil ? .healed : .succeeded, message: drift.map { "restored \($0.summary)" })
                 }
@@ -237,16 +234,10 @@ extension SyncEngine {
         }
         guard state.reportedDrift != report else { return nil }
         self.updateState(of: app.name) { $0.reportedDrift = report }
-        let now = Date()
-        var event = SyncEvent(
-            app: app.name, project: app.project,
-            repository: RepositoryKey(url: app.source.repoURL)?.rawValue ?? GitRemote.redactingCredentials(app.source.repoURL),
-            ref: app.source.targetRevision, revision: state.synced ?? "", phase: .driftDetected, trigger: "interval",
-            destination: target.destination, message: "target differs from \(state.synced?.prefix(12) ?? "the last sync"): \(report.summary); selfHeal is off",
-            startedAt: now, finishedAt: now
+        let event = self.intervalEvent(
+            app, target: target, state: state, phase: .driftDetected,
+            message: "target differs from \(state.synced?.prefix(12) ?? "the last sync"): \(report.summary); selfHeal is off"
         )
-        event.previousRevision = state.synced
-        event.cluster = app.cluster
         self.metrics.recordSync(event)
         return event
     }
@@ -261,26 +252,27 @@ extension SyncEngine {
             return nil
         }
         guard let health else { return nil }
-        self.updateState(of: app.name) {
-            $0.healthInterval = self.healthInterval
-            $0.health = health
-        }
+        self.updateState(of: app.name) { $0.record(health: health, recheckAfter: self.healthInterval) }
         // A change of status, not of its message ("1 of 3 updated" → "2 of 3"); and none after a
         // restart or a takeover, when this worker has not seen the app's health before.
         guard let previous = state.health, health.status != previous.status else { return nil }
+        var event = self.intervalEvent(app, target: target, state: state, phase: .healthChanged, message: "\(previous.status) → \(health.status)\(health.message.map { ": \($0)" } ?? "")")
+        event.health = health
+        self.metrics.recordSync(event)
+        return event
+    }
+
+    /// An event the interval finds without syncing (drift, a change of health), at the synced revision.
+    private func intervalEvent(_ app: AppSettings, target: any SyncTarget, state: AppState, phase: SyncEvent.Phase, message: String) -> SyncEvent {
         let now = Date()
         var event = SyncEvent(
             app: app.name, project: app.project,
             repository: RepositoryKey(url: app.source.repoURL)?.rawValue ?? GitRemote.redactingCredentials(app.source.repoURL),
-            ref: app.source.targetRevision, revision: state.synced ?? "", phase: .healthChanged, trigger: "interval",
-            destination: target.destination,
-            message: "\(previous.status) → \(health.status)\(health.message.map { ": \($0)" } ?? "")",
-            startedAt: now, finishedAt: now
+            ref: app.source.targetRevision, revision: state.synced ?? "", phase: phase, trigger: "interval",
+            destination: target.destination, message: message, startedAt: now, finishedAt: now
         )
         event.previousRevision = state.synced
         event.cluster = app.cluster
-        event.health = health
-        self.metrics.recordSync(event)
         return event
     }
 

@@ -60,17 +60,9 @@ public final class SyncEngine: Sendable {
                 guard let cluster = configuration.cluster(named: name) else {
                     throw SyncError(code: .target, message: "app \(app.name): no cluster named \(name)")
                 }
-                if clients[name] == nil {
-                    do {
-                        clients[name] = try KubernetesClient(connection: .make(for: cluster), userAgent: "tributary/worker")
-                    } catch let error as KubernetesError {
-                        throw SyncError(code: .target, message: "cluster \(name): \(error.message)")
-                    }
-                }
-                targets[app.name] = KubernetesTarget(
-                    client: clients[name]!, cluster: name, app: app, inventoryNamespace: cluster.inventoryNamespace,
-                    project: configuration.project(named: app.project)
-                )
+                // One client per cluster, shared by its apps.
+                if clients[name] == nil { clients[name] = try KubernetesClient.make(for: cluster, userAgent: "tributary/worker") }
+                targets[app.name] = try KubernetesTarget.make(for: app, in: configuration, client: clients[name])
             case .directory(let path):
                 targets[app.name] = DirectoryTarget(path: path)
             case .git(let url, let branch, let path):
@@ -108,7 +100,7 @@ public final class SyncEngine: Sendable {
                 states[name]?.owned = false
                 // The new owner may sync meanwhile: read the target's inventory again when it comes back.
                 states[name]?.loaded = false
-                states[name]?.health = nil
+                states[name]?.record(health: nil, recheckAfter: .zero)
                 states[name]?.difference = nil
             }
             for name in names where states[name]?.owned != true {
@@ -195,12 +187,9 @@ struct AppState: Sendable {
     /// difference is reported once.
     var difference: SyncEvent.Difference?
     /// The health last reported (Kubernetes targets), so a change is reported once.
-    var health: SyncEvent.Health? {
-        didSet { self.healthCheckAt = self.health?.status == "Progressing" ? .now + self.healthInterval : nil }
-    }
+    var health: SyncEvent.Health?
     /// While the app is progressing: when to look at its health again.
     var healthCheckAt: ContinuousClock.Instant?
-    var healthInterval: Duration = .seconds(5)
     var owned = false
     /// Whether the last render used a kustomization, which may read outside the app's path; nil
     /// until this worker has rendered the app (then any change counts as touching it).
@@ -208,6 +197,12 @@ struct AppState: Sendable {
 
     init(nextInterval: ContinuousClock.Instant) {
         self.nextInterval = nextInterval
+    }
+
+    /// Remembers the app's health; while it is progressing, looks again after `interval`.
+    mutating func record(health: SyncEvent.Health?, recheckAfter interval: Duration) {
+        self.health = health
+        self.healthCheckAt = health?.status == "Progressing" ? .now + interval : nil
     }
 
     /// Nothing is left to retry: an earlier failure no longer stands (and must not keep drift checks off).

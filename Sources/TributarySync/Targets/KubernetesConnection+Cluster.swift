@@ -31,3 +31,16 @@ extension KubernetesConnection {
         return connection
     }
 }
+
+extension KubernetesClient {
+    /// The client of a `clusters[]` entry.
+    ///
+    /// - Throws: `SyncError` naming the cluster when its credentials cannot be read.
+    static func make(for cluster: ClusterSettings, userAgent: String) throws -> KubernetesClient {
+        do {
+            return try KubernetesClient(connection: .make(for: cluster), userAgent: userAgent)
+        } catch let error as KubernetesError {
+            throw SyncError(code: .target, message: "cluster \(cluster.name): \(error.message)")
+        }
+    }
+}

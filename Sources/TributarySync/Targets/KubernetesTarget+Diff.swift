@@ -16,25 +16,26 @@ public struct ObjectDiff: Sendable {
         case orphan(String)
     }
 
-    public var object: String
-    public var change: Change
     var reference: ObjectReference
+    public var change: Change
+
+    /// `Deployment.apps team/web`.
+    public var object: String { "\(self.reference)" }
 }
 
 extension KubernetesTarget {
-    /// The target for a cluster app of `configuration`, for tools that look without syncing.
+    /// The target for a cluster app of `configuration`.
     ///
+    /// - Parameter client: the cluster's client, when the caller shares one among its apps.
     /// - Throws: `SyncError` when the app's destination is not a cluster or its credentials cannot be read.
-    public static func make(for app: AppSettings, in configuration: TributaryConfiguration) throws -> KubernetesTarget {
+    public static func make(for app: AppSettings, in configuration: TributaryConfiguration, client: KubernetesClient? = nil) throws -> KubernetesTarget {
         guard case .kubernetes(let name, _) = app.destination, let cluster = configuration.cluster(named: name) else {
-            throw SyncError(code: .target, message: "app \(app.name) does not sync to a Kubernetes cluster")
+            throw SyncError(code: .target, message: "app \(app.name) does not sync to a Kubernetes cluster declared in clusters")
         }
-        do {
-            let client = try KubernetesClient(connection: .make(for: cluster), userAgent: "tributary/render")
-            return KubernetesTarget(client: client, cluster: name, app: app, inventoryNamespace: cluster.inventoryNamespace, project: configuration.project(named: app.project))
-        } catch let error as KubernetesError {
-            throw SyncError(code: .target, message: "cluster \(name): \(error.message)")
-        }
+        return KubernetesTarget(
+            client: try client ?? KubernetesClient.make(for: cluster, userAgent: "tributary/render"), cluster: name, app: app,
+            inventoryNamespace: cluster.inventoryNamespace, project: configuration.project(named: app.project)
+        )
     }
 
     /// What applying `manifests` would do: a forced dry-run apply of each compared with the live
@@ -42,7 +43,7 @@ extension KubernetesTarget {
     public func diff(_ manifests: [Manifest], prune: Bool) async throws -> [ObjectDiff] {
         let objects = try await self.desiredObjects(manifests)
         var result = try await self.concurrently(objects) { object -> ObjectDiff in
-            guard let live = try await self.get(object.reference, source: object.source) else { return ObjectDiff(object: "\(object.reference)", change: .create, reference: object.reference) }
+            guard let live = try await self.get(object.reference, source: object.source) else { return ObjectDiff(reference: object.reference, change: .create) }
             let applied: JSONValue
             do {
                 applied = try await self.client.apply(object.object, fieldManager: KubernetesPlan.fieldManager, force: true, dryRun: true)
@@ -53,13 +54,13 @@ extension KubernetesTarget {
             let changes = FieldDiff.changes(from: live, to: applied).map { change in
                 (path: change.path, old: secret ? "(hidden)" : Self.show(change.old), new: secret ? "(hidden)" : Self.show(change.new))
             }
-            return ObjectDiff(object: "\(object.reference)", change: changes.isEmpty ? .unchanged : .update(changes), reference: object.reference)
+            return ObjectDiff(reference: object.reference, change: changes.isEmpty ? .unchanged : .update(changes))
         }
         // What the previous inventory holds and the rendering does not: as a sync's prune would decide.
         for reference in KubernetesPlan.stale(try await self.readInventory()?.objects ?? [], rendered: objects.map(\.reference)) {
             switch KubernetesPlan.pruneAction(for: try await self.get(reference, source: "diff"), app: self.app, prune: prune) {
-            case .delete: result.append(ObjectDiff(object: "\(reference)", change: .prune, reference: reference))
-            case .keep(let why): result.append(ObjectDiff(object: "\(reference)", change: .orphan(why), reference: reference))
+            case .delete: result.append(ObjectDiff(reference: reference, change: .prune))
+            case .keep(let why): result.append(ObjectDiff(reference: reference, change: .orphan(why)))
             case .gone, .release: continue
             }
         }
