@@ -18,9 +18,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
-        // C libraries enter through these two targets only; TributaryKafka and TributaryGit wrap them.
+        // C libraries enter through these targets only; TributaryKafka, TributaryGit and TributaryRender wrap them.
         .systemLibrary(
             name: "CRdKafka",
             pkgConfig: "rdkafka",
@@ -30,6 +31,11 @@ let package = Package(
             name: "CLibgit2",
             pkgConfig: "libgit2",
             providers: [.apt(["libgit2-dev"])]
+        ),
+        // Jsonnet sources (`directory.jsonnet`). Debian's libjsonnet-dev ships no pkg-config file.
+        .systemLibrary(
+            name: "CJsonnet",
+            providers: [.apt(["libjsonnet-dev"])]
         ),
         // The executable's allocator: glibc malloc was a fifth of the listener's time per webhook.
         .systemLibrary(
@@ -81,7 +87,11 @@ let package = Package(
         ),
         .target(
             name: "TributaryRender",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "CJsonnet",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
         ),
         // A Kubernetes API client: discovery, server-side apply, delete; kubeconfig and credentials; health.
         .target(

@@ -89,6 +89,17 @@ public final class KubernetesClient: Sendable {
         return resources
     }
 
+    /// The server's `gitVersion` (`v1.31.0`) and every group/version it serves (`v1`, `apps/v1`, …),
+    /// sorted: what Helm's `--kube-version` and `--api-versions` take.
+    public func versions() async throws -> (gitVersion: String, apiVersions: [String]) {
+        let version = try await self.send(.GET, "/version")
+        var apiVersions = try await self.send(.GET, "/api")["versions"]?.array?.compactMap(\.string) ?? []
+        for group in try await self.send(.GET, "/apis")["groups"]?.array ?? [] {
+            apiVersions += group["versions"]?.array?.compactMap { $0["groupVersion"]?.string } ?? []
+        }
+        return (version["gitVersion"]?.string ?? "", apiVersions.sorted())
+    }
+
     // MARK: Verbs
 
     /// The live object, nil when it does not exist.

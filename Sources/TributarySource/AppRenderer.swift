@@ -5,21 +5,50 @@ import TributaryRender
 /// Renders an app's source at a commit from the mirror: what a worker applies and what
 /// `tributary render` prints, by the same code.
 public enum AppRenderer {
-    /// - Returns: the manifests in apply order, and whether a kustomization was used (it may read
-    ///   outside the app's path, so the caller cannot narrow changes to the path).
+    /// - Parameters:
+    ///   - renderers: the configuration's `helm` and `plugins`.
+    ///   - cluster: the destination's version and API versions, for Helm and plugins; nil when unknown.
+    /// - Returns: the manifests in apply order, and whether files outside the app's path may have
+    ///   been read (a kustomization's `../base`, a Jsonnet import, a chart's `../common` value
+    ///   file): the caller then cannot narrow changes to the path.
     /// - Throws: `GitError` reading the source, `RenderError` naming file and line.
-    public static func render(_ app: AppSettings, at commit: String, in remote: GitRemote, mirrors: GitMirrorCache) async throws -> (manifests: [Manifest], usesKustomization: Bool) {
+    public static func render(
+        _ app: AppSettings, at commit: String, in remote: GitRemote, mirrors: GitMirrorCache,
+        renderers: [RendererSettings] = [], cluster: ClusterFacts? = nil
+    ) async throws -> (manifests: [Manifest], readsOutsidePath: Bool) {
+        if app.source.helm != nil || app.source.plugin != nil {
+            // Charts and plugins may read anywhere in the repository, as in Argo CD's checkout.
+            let files = try await mirrors.files(at: commit, under: "", recursive: true, in: remote).map(Self.sourceFile)
+            let manifests = try await Self.renderExternally(app, at: commit, files: files, renderers: renderers, cluster: cluster)
+            return (manifests, true)
+        }
         var files = try await mirrors.files(at: commit, under: app.source.path, recursive: true, in: remote)
-        let usesKustomization = files.contains { ManifestRenderer.kustomizationNames.contains($0.path.split(separator: "/").last.map(String.init) ?? "") }
-        if usesKustomization {
-            // `resources: [../base]` reaches outside the app's path: give the renderer the whole tree.
+        let readsOutsidePath = files.contains { file in
+            let name = file.path.split(separator: "/").last.map(String.init) ?? ""
+            return ManifestRenderer.kustomizationNames.contains(name) || name.hasSuffix(".jsonnet")
+        }
+        if readsOutsidePath {
+            // `resources: [../base]` and Jsonnet imports and libs reach outside the app's path:
+            // give the renderer the whole tree.
             files = try await mirrors.files(at: commit, under: "", recursive: true, in: remote)
         }
+        let jsonnet = app.source.jsonnet
         let manifests = try ManifestRenderer.render(
             directory: app.source.path,
-            files: files.map { SourceFile(path: $0.path, contents: $0.contents, isSymlink: $0.kind == .symlink) },
-            options: RenderOptions(recurse: app.source.recurse, substitute: app.source.substitute)
+            files: files.map(Self.sourceFile),
+            options: RenderOptions(
+                recurse: app.source.recurse, substitute: app.source.substitute,
+                jsonnet: JsonnetOptions(
+                    extVars: jsonnet.extVars.map { .init(name: $0.name, value: $0.value, code: $0.code) },
+                    tlas: jsonnet.tlas.map { .init(name: $0.name, value: $0.value, code: $0.code) },
+                    libs: jsonnet.libs
+                )
+            )
         )
-        return (manifests, usesKustomization)
+        return (manifests, readsOutsidePath)
+    }
+
+    static func sourceFile(_ file: GitFile) -> SourceFile {
+        SourceFile(path: file.path, contents: file.contents, isSymlink: file.kind == .symlink, isExecutable: file.kind == .executable)
     }
 }

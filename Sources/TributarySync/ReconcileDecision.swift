@@ -20,11 +20,11 @@ enum ReconcileDecision {
         var path = ""
         var targetRevision = "main"
         /// From the app's state: a later revision found not to touch it; the head that last failed;
-        /// whether a retry is scheduled; whether its last render used a kustomization (nil: unknown).
+        /// whether a retry is scheduled; whether its last render may have read outside its path (nil: unknown).
         var evaluated: String?
         var failedRevision: String?
         var retryPending = false
-        var usesKustomization: Bool?
+        var readsOutsidePath: Bool?
         /// Whether `synced` was read from the target; the revision the target holds.
         var loaded = false
         var synced: String?
@@ -119,7 +119,7 @@ enum ReconcileDecision {
             if let done = reconciled.first(where: { $0 == request.revision }) {
                 return .finish(Finish(phase: .coalesced, message: "already reconciled at \(done.prefix(12))"))
             }
-            if !request.touchesPath, facts.usesKustomization == false, reconciled.contains(request.before) {
+            if !request.touchesPath, facts.readsOutsidePath == false, reconciled.contains(request.before) {
                 // The planner's diff of the push does not reach the app, which was up to date before it: no git needed.
                 return .finish(Finish(phase: .skipped, message: Self.untouched(facts.path, request.before, request.revision), evaluated: request.revision))
             }
@@ -154,7 +154,7 @@ enum ReconcileDecision {
                 touches = false
             } else {
                 guard let changes = facts.changes else { return .diff(from: synced, to: head) }
-                touches = Self.touches(changes, path: facts.path, usesKustomization: facts.usesKustomization)
+                touches = Self.touches(changes, path: facts.path, readsOutsidePath: facts.readsOutsidePath)
             }
             if !touches {
                 let isRequest = if case .request = facts.trigger { true } else { false }
@@ -175,11 +175,12 @@ enum ReconcileDecision {
         return now.isEmpty ? .synced : .outOfSync
     }
 
-    /// Whether a diff reaches the app. Apps rendered with a kustomization may read outside their
-    /// path (`resources: [../base]`), so for them — and before the first render tells — any change does.
-    static func touches(_ changes: Changes, path: String, usesKustomization: Bool?) -> Bool {
+    /// Whether a diff reaches the app. Apps rendered with a kustomization, Jsonnet, Helm or a plugin
+    /// may read outside their path (`resources: [../base]`, `import '../lib.libsonnet'`), so for
+    /// them — and before the first render tells — any change does.
+    static func touches(_ changes: Changes, path: String, readsOutsidePath: Bool?) -> Bool {
         guard case .known(let changes) = changes else { return true }
-        if usesKustomization ?? true { return !changes.isEmpty }
+        if readsOutsidePath ?? true { return !changes.isEmpty }
         return changes.touch(directory: path)
     }
 

@@ -60,7 +60,7 @@ extension SyncEngine {
             evaluated: previous?.evaluated,
             failedRevision: previous?.failedRevision,
             retryPending: previous?.retryAt != nil,
-            usesKustomization: previous?.usesKustomization,
+            readsOutsidePath: previous?.readsOutsidePath,
             loaded: previous?.loaded == true,
             synced: previous?.loaded == true ? previous?.synced : nil
         )
@@ -112,7 +112,7 @@ extension SyncEngine {
                     return outcome.phase.map { finish($0, message: outcome.message) }
                 case .compare(let head):
                     let renderStarted = clock.now
-                    let manifests = try await self.render(app, at: head, remote: remote)
+                    let manifests = try await self.render(app, at: head, remote: remote, for: target)
                     timings.renderMilliseconds = Self.milliseconds(clock.now - renderStarted)
                     let difference = try await target.compare(manifests, prune: true)
                     let before = self.state(of: app.name)?.difference
@@ -136,7 +136,7 @@ extension SyncEngine {
                     }
                 case .apply(let head):
                     let renderStarted = clock.now
-                    let manifests = try await self.render(app, at: head, remote: remote)
+                    let manifests = try await self.render(app, at: head, remote: remote, for: target)
                     timings.renderMilliseconds = Self.milliseconds(clock.now - renderStarted)
                     // Asked for by hand (`tributary sync --prune`), emptying the app is the user's call, as in Argo CD.
                     if manifests.isEmpty, manualSync == nil, let automated = app.syncPolicy.automated, automated.prune, !automated.allowEmpty {
@@ -218,7 +218,7 @@ extension SyncEngine {
             var manifests: [Manifest] = []
             if target.comparesWithManifests {
                 let remote = try GitRemote(url: app.source.repoURL, repository: self.configuration.repository(for: app.source.repoURL))
-                manifests = try await self.render(app, at: synced, remote: remote)
+                manifests = try await self.render(app, at: synced, remote: remote, for: target)
             }
             report = try await target.drift(from: manifests)
         } catch {
@@ -330,10 +330,14 @@ extension SyncEngine {
         return changes
     }
 
-    private func render(_ app: AppSettings, at revision: String, remote: GitRemote) async throws -> [Manifest] {
+    private func render(_ app: AppSettings, at revision: String, remote: GitRemote, for target: any SyncTarget) async throws -> [Manifest] {
         do {
-            let rendered = try await AppRenderer.render(app, at: revision, in: remote, mirrors: self.mirrors)
-            self.updateState(of: app.name) { $0.usesKustomization = rendered.usesKustomization }
+            // Only Helm and plugins are told about the cluster: other sources need no round trip.
+            let cluster = app.source.helm != nil || app.source.plugin != nil ? try await target.clusterFacts() : nil
+            let rendered = try await AppRenderer.render(
+                app, at: revision, in: remote, mirrors: self.mirrors, renderers: self.configuration.renderers, cluster: cluster
+            )
+            self.updateState(of: app.name) { $0.readsOutsidePath = rendered.readsOutsidePath }
             return rendered.manifests
         } catch let error as GitError {
             throw SyncError(code: .source, message: error.message)

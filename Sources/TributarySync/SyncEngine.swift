@@ -191,9 +191,10 @@ struct AppState: Sendable {
     /// While the app is progressing: when to look at its health again.
     var healthCheckAt: ContinuousClock.Instant?
     var owned = false
-    /// Whether the last render used a kustomization, which may read outside the app's path; nil
+    /// Whether the last render may have read outside the app's path (a kustomization, Jsonnet,
+    /// Helm, a plugin); nil
     /// until this worker has rendered the app (then any change counts as touching it).
-    var usesKustomization: Bool?
+    var readsOutsidePath: Bool?
 
     init(nextInterval: ContinuousClock.Instant) {
         self.nextInterval = nextInterval

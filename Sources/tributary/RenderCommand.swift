@@ -32,7 +32,18 @@ struct RenderCommand: AsyncParsableCommand {
             let remote = try GitRemote(url: app.source.repoURL, repository: configuration.repository(for: app.source.repoURL))
             let cache = GitMirrorCache(directory: URL(fileURLWithPath: self.source.dataDir).appendingPathComponent("mirrors"), logger: logger)
             let commit = try await cache.fetchHead(of: self.source.revision ?? app.source.targetRevision, in: remote)
-            let manifests = try await AppRenderer.render(app, at: commit, in: remote, mirrors: cache).manifests
+            var cluster: ClusterFacts?
+            if app.source.helm != nil || app.source.plugin != nil, case .kubernetes = app.destination {
+                // As a worker renders it: with the destination's versions, when it can be reached.
+                do {
+                    cluster = try await KubernetesTarget.make(for: app, in: configuration).clusterFacts()
+                } catch {
+                    logger.warning("Rendering without the destination cluster's versions: it could not be asked", metadata: ["error": "\(error)"])
+                }
+            }
+            let manifests = try await AppRenderer.render(
+                app, at: commit, in: remote, mirrors: cache, renderers: configuration.renderers, cluster: cluster
+            ).manifests
             if self.diff {
                 let prune = app.syncPolicy.automated?.prune ?? false
                 switch app.destination {

@@ -40,6 +40,31 @@ struct ConfigurationTests {
         #expect(payments.syncPolicy.options.createNamespace)
         #expect(payments.syncPolicy.waitForHealth == .seconds(300))
         #expect(payments.ignoreDifferences.count == 1)
+        #expect(payments.source.helm?.valueFiles == ["values-prod.yaml"])
+        #expect(configuration.renderer(named: "helm")?.generate == ["/usr/local/bin/helm"])
+        let cue = try #require(configuration.renderer(named: "cue"))
+        #expect(cue.generate == ["sh", "-c", "cue export --out yaml ./..."] && cue.initialize == ["cue", "mod", "tidy"])
+        #expect(cue.timeout == .seconds(120) && cue.maxOutputBytes == 16_777_216 && cue.passEnvironment == ["CUE_REGISTRY"])
+    }
+
+    @Test func aSourceIsOneKindAndNamesADeclaredPlugin() {
+        let app = "apps:\n  - name: a\n    source: {repoURL: https://h/o/r.git, %@}\n    destination: {directory: /x}\n"
+        func parse(_ source: String, prefix: String = "") throws -> TributaryConfiguration {
+            try TributaryConfiguration.parse(yaml: prefix + app.replacingOccurrences(of: "%@", with: source), file: "c.yaml")
+        }
+        let both = #expect(throws: ConfigurationError.self) { try parse("directory: {recurse: true}, helm: {}") }
+        #expect(both?.key == "apps[0].source.helm")
+        #expect(both?.message == "a source is one of directory, helm or plugin; this one has directory and helm")
+        let unknown = #expect(throws: ConfigurationError.self) { try parse("plugin: {name: cue}") }
+        #expect(unknown?.key == "apps.a.source.plugin.name")
+        #expect(unknown?.message == "no plugin named cue in plugins; declared: none")
+        let noGenerate = #expect(throws: ConfigurationError.self) { try parse("plugin: {name: cue}", prefix: "plugins: [{name: cue}]\n") }
+        #expect(noGenerate?.key == "plugins[0].generate")
+        let escaping = #expect(throws: ConfigurationError.self) { try parse("directory: {jsonnet: {libs: [../vendor]}}") }
+        #expect(escaping?.key == "apps[0].source.directory.jsonnet.libs")
+        let mapParameter = #expect(throws: ConfigurationError.self) { try parse("plugin: {name: cue, parameters: [{name: x, map: {a: b}}]}", prefix: "plugins: [{name: cue, generate: {command: [cue]}}]\n") }
+        #expect(mapParameter?.message.contains("only string parameters are supported") == true)
+        #expect((try? parse("plugin: {name: cue}", prefix: "plugins: [{name: cue, generate: {command: [cue]}}]\n"))?.app(named: "a")?.source.plugin?.name == "cue")
     }
 
     @Test func appErrorsNameTheKey() {

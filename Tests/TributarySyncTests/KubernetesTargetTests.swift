@@ -144,6 +144,60 @@ struct KubernetesTargetTests {
         }
     }
 
+    @Test func aHelmChartRendersThroughHelmTemplateWithTheDestinationsVersions() async throws {
+        let commit = try self.fixture.git.commit([
+            "charts/shop/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 1.0.0\n",
+            "charts/shop/templates/settings.yaml": "# rendered by the stand-in\n",
+            "charts/shop/values-prod.yaml": "tier: gold\n",
+            "charts/common/values.yaml": "team: platform\n",
+        ])
+        let record = self.fixture.git.root.appendingPathComponent("helm-record.json").path
+        setenv("HELM_STANDIN_RECORD", record, 1)
+        setenv("TRIBUTARY_TEST_WORKER_SECRET", "s3cret-worker-value", 1)
+        defer { unsetenv("TRIBUTARY_TEST_WORKER_SECRET") }
+        let helm = """
+            helm: { command: "\(HelmStandIn.path)", passEnvironment: [HELM_STANDIN_RECORD], timeout: 60s }
+
+            """
+        let app = self.app("shop").replacingOccurrences(
+            of: "path: apps/shop }",
+            with: """
+                path: charts/shop, helm: { valueFiles: [values-prod.yaml, ../common/values.yaml, missing.yaml], ignoreMissingValueFiles: true, \
+                valuesObject: { replicas: 3 }, parameters: [{ name: image.tag, value: "1.2,3" }, { name: debug, value: "true", forceString: true }] } }
+                """
+        )
+        let configuration = try TributaryConfiguration.parse(yaml: self.clusters + helm + "apps:\n" + app, file: "test.yaml")
+        let engine = try self.fixture.engine(configuration)
+        let synced = try #require(await engine.handle(self.fixture.change(after: commit), id: "c1").first)
+        #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
+
+        let recorded = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: record))) as? [String: Any])
+        let arguments = try #require(recorded["args"] as? [String])
+        let versions = try await KubernetesTarget.make(for: configuration.apps[0], in: configuration).clusterFacts()
+        let inline = try #require(arguments.last { $0.hasSuffix("/values-inline.yaml") })
+        var expected = ["template", "shop", ".", "--namespace", self.namespace, "--kube-version", versions?.kubeVersion ?? ""]
+        for version in versions?.apiVersions ?? [] { expected += ["--api-versions", version] }
+        expected += ["--include-crds", "--values", "values-prod.yaml", "--values", "../common/values.yaml", "--values", inline]
+        expected += ["--set", "image.tag=1.2\\,3", "--set-string", "debug=true"]
+        #expect(arguments == expected)
+        #expect(versions?.apiVersions.contains("apps/v1") == true)
+        if self.cluster.isStandIn { #expect(versions?.kubeVersion == "1.32.0") }
+        // A clean environment: no worker variable, a HOME of its own, removed after the render.
+        let environment = try #require(recorded["env"] as? [String: String])
+        // (The interpreter's own launcher — pyenv here — may add its variables, and Python sets LC_CTYPE.)
+        let given = Set(environment.keys.filter { !$0.hasPrefix("PYENV") && !$0.hasPrefix("_PYENV") && !["SHLVL", "PWD", "LC_CTYPE"].contains($0) })
+        #expect(given == ["PATH", "HOME", "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "HELM_STANDIN_RECORD"], "\(environment.keys.sorted())")
+        #expect(!environment.values.contains { $0.contains("s3cret") })
+        let directory = try #require(recorded["cwd"] as? String)
+        #expect(directory.hasSuffix("/repo/charts/shop"))
+        #expect(!FileManager.default.fileExists(atPath: directory))
+
+        let settings = try #require(try self.cluster.get("configmap", "shop-settings", namespace: self.namespace))
+        let data = try #require(settings["data"] as? [String: String])
+        #expect(data["values"] == "tier: gold\nteam: platform\nreplicas: 3\n")
+        #expect(data["set"] == "image.tag=1.2\\,3")
+    }
+
     @Test func aHandEditOfAManagedFieldIsDriftAndHealedButAnotherManagersFieldIsNot() async throws {
         let first = try self.fixture.git.commit([
             "apps/web/deployment.yaml": Self.deployment("web", replicas: 2),

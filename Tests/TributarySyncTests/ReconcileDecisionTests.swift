@@ -63,13 +63,13 @@ import TributaryGit
 
     @Test func aRequestTheDiffDoesNotReachIsSkippedWithoutGit() {
         var facts = self.loaded(self.request(self.new, before: self.old, touchesPath: false), synced: self.old)
-        facts.usesKustomization = false
+        facts.readsOutsidePath = false
         #expect(Decision.next(facts) == .finish(.init(phase: .skipped, message: "no change under apps/guestbook between aaaaaaaaaaaa and bbbbbbbbbbbb", evaluated: self.new)))
         // Before the first render, a kustomization may read outside the path: fetch and diff instead.
-        facts.usesKustomization = nil
+        facts.readsOutsidePath = nil
         #expect(Decision.next(facts) == .fetch(.commit(self.new, ref: "refs/heads/main")))
         // A target that was not up to date before the push: its own diff decides.
-        facts.usesKustomization = false
+        facts.readsOutsidePath = false
         facts.synced = self.later
         #expect(Decision.next(facts) == .fetch(.commit(self.new, ref: "refs/heads/main")))
     }
@@ -91,7 +91,7 @@ import TributaryGit
 
     @Test func aDiffThatMissesThePathSkipsAndRemembersTheRevision() {
         var facts = self.loaded(self.request(self.new, before: self.old), synced: self.old)
-        facts.usesKustomization = false
+        facts.readsOutsidePath = false
         facts.head = self.new
         facts.coverage = .uncovered
         #expect(Decision.next(facts) == .diff(from: self.old, to: self.new))
@@ -102,12 +102,12 @@ import TributaryGit
     }
 
     @Test func anUnknownDiffOrAKustomizationAppliesOnAnyChange() {
-        #expect(Decision.touches(.unknown, path: "apps/guestbook", usesKustomization: false))
+        #expect(Decision.touches(.unknown, path: "apps/guestbook", readsOutsidePath: false))
         let elsewhere = Decision.Changes.known([GitChange(kind: .added, oldPath: "base/a.yaml", path: "base/a.yaml")])
-        #expect(Decision.touches(elsewhere, path: "apps/guestbook", usesKustomization: true))
-        #expect(Decision.touches(elsewhere, path: "apps/guestbook", usesKustomization: nil))
-        #expect(!Decision.touches(elsewhere, path: "apps/guestbook", usesKustomization: false))
-        #expect(!Decision.touches(.known([]), path: "apps/guestbook", usesKustomization: true))
+        #expect(Decision.touches(elsewhere, path: "apps/guestbook", readsOutsidePath: true))
+        #expect(Decision.touches(elsewhere, path: "apps/guestbook", readsOutsidePath: nil))
+        #expect(!Decision.touches(elsewhere, path: "apps/guestbook", readsOutsidePath: false))
+        #expect(!Decision.touches(.known([]), path: "apps/guestbook", readsOutsidePath: true))
     }
 
     @Test func theIntervalFetchesTheRefAndDoesNothingWhenItHasNotMoved() {
@@ -132,7 +132,7 @@ import TributaryGit
 
     @Test func theIntervalSkipsSilentlyWhenTheDiffMissesThePath() {
         var facts = self.loaded(.interval, synced: self.old)
-        facts.usesKustomization = false
+        facts.readsOutsidePath = false
         facts.head = self.new
         facts.changes = .known([])
         #expect(Decision.next(facts) == .finish(.init(phase: nil, evaluated: self.new)))

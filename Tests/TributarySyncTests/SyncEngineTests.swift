@@ -146,6 +146,69 @@ struct SyncEngineTests {
         #expect(retry?.deliveryID == events.first?.deliveryID)
     }
 
+    @Test func aJsonnetAppRendersWithExtVarsAndASyntaxErrorFailsAtItsFileAndLine() async throws {
+        let good = try self.fixture.git.commit([
+            "apps/shop/main.jsonnet": """
+                local labels = import 'labels.libsonnet';
+                { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'shop', namespace: 'shop', labels: labels },
+                  data: { tag: std.extVar('tag'), replicas: std.toString(std.extVar('replicas')) } }
+
+                """,
+            "lib/labels.libsonnet": "{ team: 'platform' }\n",
+        ])
+        let app = self.fixture.app("shop").replacingOccurrences(
+            of: "path: apps/shop }",
+            with: "path: apps/shop, directory: { jsonnet: { extVars: [{ name: tag, value: '1.4' }, { name: replicas, value: '1 + 2', code: true }], libs: [lib] } } }"
+        )
+        let engine = try self.fixture.engine(try self.fixture.configuration(apps: [app]))
+        let synced = try #require(await engine.handle(self.fixture.change(after: good), id: "c1").first)
+        #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
+        let written = try #require(self.fixture.read("shop", "configmap_shop_shop.yaml"))
+        #expect(written.contains("tag: '1.4'") && written.contains("replicas: '3'") && written.contains("team: platform"), "\(written)")
+
+        let bad = try self.fixture.git.commit(["apps/shop/main.jsonnet": "{\n  apiVersion: 'v1',\n  kind: 'ConfigMap'\n  metadata: {},\n}\n"])
+        let failure = try #require(await engine.handle(self.fixture.change(after: bad, before: good), id: "c2").first)
+        #expect(failure.phase == .failed)
+        #expect(failure.error?.file == "apps/shop/main.jsonnet")
+        #expect(failure.error?.line == 4)
+        #expect(failure.message?.hasPrefix("apps/shop/main.jsonnet:4: jsonnet: ") == true, "\(failure.message ?? "")")
+        #expect(self.fixture.read("shop", "configmap_shop_shop.yaml") == written)
+    }
+
+    @Test func aPluginRendersWithArgoCDsEnvironmentAndOneThatHangsIsKilledAtItsTimeout() async throws {
+        let commit = try self.fixture.git.commit(["apps/shop/params.txt": "from the repository\n", "apps/slow/README.md": "slow\n"])
+        let plugins = """
+            plugins:
+              - name: configmap
+                init: { command: [sh, -c], args: ["cat params.txt > ../init-ran"] }
+                generate:
+                  command: [sh, -c]
+                  args:
+                    - |
+                      printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: %s, namespace: shop}\\ndata: {tier: "%s", replicas: "%s", revision: "%s", path: "%s", init: "%s", secret: "%s"}\\n' \\
+                        "$ARGOCD_APP_NAME" "$ARGOCD_ENV_TIER" "$PARAM_REPLICAS" "$ARGOCD_APP_REVISION_SHORT" "$ARGOCD_APP_SOURCE_PATH" "$(cat ../init-ran)" "$TRIBUTARY_TEST_WORKER_SECRET"
+              - name: slow
+                generate: { command: [sh, -c, "sleep 600 & wait"] }
+                timeout: 1s
+
+            """
+        let shop = self.fixture.app("shop").replacingOccurrences(
+            of: "path: apps/shop }", with: "path: apps/shop, plugin: { name: configmap, env: [{ name: TIER, value: gold }], parameters: [{ name: replicas, string: '3' }] } }"
+        )
+        let slow = self.fixture.app("slow").replacingOccurrences(of: "path: apps/slow }", with: "path: apps/slow, plugin: { name: slow } }")
+        setenv("TRIBUTARY_TEST_WORKER_SECRET", "s3cret-worker-value", 1)
+        defer { unsetenv("TRIBUTARY_TEST_WORKER_SECRET") }
+        let engine = try self.fixture.engine(try self.fixture.configuration(apps: [shop, slow], projects: plugins))
+        let events = Dictionary(uniqueKeysWithValues: await engine.handle(self.fixture.change(after: commit), id: "c1").map { ($0.app, $0) })
+        #expect(events["shop"]?.phase == .succeeded, "\(events["shop"]?.message ?? "")")
+        let written = try #require(self.fixture.read("shop", "configmap_shop_shop.yaml"))
+        for expected in ["tier: \"gold\"", "replicas: \"3\"", "revision: \"\(commit.prefix(7))\"", "path: \"apps/shop\"", "init: \"from the repository\"", "secret: \"\""] {
+            #expect(written.contains(expected), "\(expected) in \(written)")
+        }
+        #expect(events["slow"]?.phase == .failed)
+        #expect(events["slow"]?.message == "apps/slow: plugin slow did not finish within 1 s; it was killed")
+    }
+
     @Test func anAppOutsideItsProjectIsRefusedWithAFailedEvent() async throws {
         let commit = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
         let projects = """

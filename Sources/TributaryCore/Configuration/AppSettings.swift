@@ -175,6 +175,12 @@ public struct AppSettings: Sendable {
         public var recurse: Bool = false
         /// `substitute`: values for `${VAR}` in the manifests. Default none.
         public var substitute: [String: String] = [:]
+        /// `directory.jsonnet`. Default no variables or libraries.
+        public var jsonnet = Jsonnet()
+        /// `helm`: the path is a chart rendered by `helm template`. Default nil: not a chart.
+        public var helm: Helm?
+        /// `plugin`: rendered by a config-management plugin. Default nil.
+        public var plugin: Plugin?
     }
 
     public enum Destination: Sendable, CustomStringConvertible {
@@ -273,7 +279,7 @@ public struct AppSettings: Sendable {
         }
         if let project = mapping["project"] { self.project = try project.string() }
 
-        let source = try mapping.required("source").mapping(allowedKeys: ["repoURL", "targetRevision", "path", "directory", "substitute"])
+        let source = try mapping.required("source").mapping(allowedKeys: ["repoURL", "targetRevision", "path", "directory", "helm", "plugin", "substitute"])
         self.source = Source(repoURL: try source.required("repoURL").string())
         if let value = source["targetRevision"] { self.source.targetRevision = try value.string() }
         if let value = source["path"] {
@@ -281,10 +287,7 @@ public struct AppSettings: Sendable {
             guard !path.split(separator: "/").contains("..") else { throw value.error("the path may not leave the repository") }
             self.source.path = path
         }
-        if let directory = source["directory"] {
-            let fields = try directory.mapping(allowedKeys: ["recurse"])
-            if let recurse = fields["recurse"] { self.source.recurse = try recurse.bool() }
-        }
+        try self.source.readKind(from: source)
         if let substitute = source["substitute"] {
             for (key, value) in try substitute.mapping(allowedKeys: nil).entries {
                 self.source.substitute[key] = try value.string()

@@ -34,7 +34,19 @@ extension Definitions {
                 lines.append("    project: \(Self.quoted(app.project))")
                 var source = ["repoURL: \(Self.quoted(Self.redacted(app.source.repoURL)))", "targetRevision: \(Self.quoted(app.source.targetRevision))"]
                 if !app.source.path.isEmpty { source.append("path: \(Self.quoted(app.source.path))") }
-                if app.source.recurse { source.append("directory: { recurse: true }") }
+                var directory: [String] = []
+                if app.source.recurse { directory.append("recurse: true") }
+                if !app.source.jsonnet.isEmpty { directory.append("jsonnet: \(Self.jsonnet(app.source.jsonnet))") }
+                if !directory.isEmpty { source.append("directory: { \(directory.joined(separator: ", ")) }") }
+                if let helm = app.source.helm { source.append("helm: \(Self.helm(helm))") }
+                if let plugin = app.source.plugin {
+                    var fields = ["name: \(Self.quoted(plugin.name))"]
+                    if !plugin.env.isEmpty { fields.append("env: [\(plugin.env.map { "{ name: \(Self.quoted($0.name)), value: \(Self.quoted($0.value)) }" }.joined(separator: ", "))]") }
+                    if !plugin.parameters.isEmpty {
+                        fields.append("parameters: [\(plugin.parameters.map { "{ name: \(Self.quoted($0.name)), string: \(Self.quoted($0.value)) }" }.joined(separator: ", "))]")
+                    }
+                    source.append("plugin: { \(fields.joined(separator: ", ")) }")
+                }
                 if !app.source.substitute.isEmpty {
                     source.append("substitute: { \(app.source.substitute.sorted { $0.key < $1.key }.map { "\($0.key): \(Self.quoted($0.value))" }.joined(separator: ", ")) }")
                 }
@@ -72,6 +84,32 @@ extension Definitions {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func jsonnet(_ jsonnet: AppSettings.Source.Jsonnet) -> String {
+        func variables(_ list: [AppSettings.Source.Jsonnet.Variable]) -> String {
+            "[\(list.map { "{ name: \(Self.quoted($0.name)), value: \(Self.quoted($0.value))\($0.code ? ", code: true" : "") }" }.joined(separator: ", "))]"
+        }
+        var fields: [String] = []
+        if !jsonnet.extVars.isEmpty { fields.append("extVars: \(variables(jsonnet.extVars))") }
+        if !jsonnet.tlas.isEmpty { fields.append("tlas: \(variables(jsonnet.tlas))") }
+        if !jsonnet.libs.isEmpty { fields.append("libs: [\(jsonnet.libs.map(Self.quoted).joined(separator: ", "))]") }
+        return "{ \(fields.joined(separator: ", ")) }"
+    }
+
+    private static func helm(_ helm: AppSettings.Source.Helm) -> String {
+        var fields: [String] = []
+        if let name = helm.releaseName { fields.append("releaseName: \(Self.quoted(name))") }
+        if let namespace = helm.namespace { fields.append("namespace: \(Self.quoted(namespace))") }
+        if !helm.valueFiles.isEmpty { fields.append("valueFiles: [\(helm.valueFiles.map(Self.quoted).joined(separator: ", "))]") }
+        if let values = helm.values { fields.append("values: \(Self.quoted(values))") }
+        if !helm.parameters.isEmpty {
+            let parameters = helm.parameters.map { "{ name: \(Self.quoted($0.name)), value: \(Self.quoted($0.value))\($0.forceString ? ", forceString: true" : "") }" }
+            fields.append("parameters: [\(parameters.joined(separator: ", "))]")
+        }
+        if helm.skipCrds { fields.append("skipCrds: true") }
+        if helm.ignoreMissingValueFiles { fields.append("ignoreMissingValueFiles: true") }
+        return "{ \(fields.joined(separator: ", ")) }"
     }
 
     private static func destination(_ app: AppSettings) -> String {

@@ -179,27 +179,40 @@ private struct Reader {
         }
         let source = try sourceNode.mapping(allowedKeys: nil)
         left += self.check(
-            source, supported: ["repoURL", "targetRevision", "path", "directory"],
+            source, supported: ["repoURL", "targetRevision", "path", "directory", "helm", "plugin"],
             fatal: [
-                "helm": "Helm sources are not supported yet", "chart": "Helm charts are not supported yet",
+                "chart": "Helm charts from a Helm or OCI repository are not supported yet (a chart in the git repository is: give its path)",
                 "kustomize": "Kustomize options (namePrefix, images, patches, ...) are not supported yet; a kustomization.yaml in the path is rendered without them",
-                "plugin": "config-management plugins are not supported yet", "ref": "multi-source refs are not supported yet",
+                "ref": "multi-source refs are not supported yet",
             ]
         )
         if let directory = source["directory"] {
             let fields = try directory.mapping(allowedKeys: nil)
-            // Argo CD writes `jsonnet: {}` into every directory source: empty, it means nothing.
-            let emptyJsonnet = fields["jsonnet"].map { (try? $0.mapping(allowedKeys: nil))?.entries.isEmpty == true } ?? false
             left += self.check(
-                fields, supported: emptyJsonnet ? ["recurse", "jsonnet"] : ["recurse"],
-                fatal: ["jsonnet": "Jsonnet is not supported yet", "include": "include globs are not supported yet", "exclude": "exclude globs are not supported yet"]
+                fields, supported: ["recurse", "jsonnet"],
+                fatal: ["include": "include globs are not supported yet", "exclude": "exclude globs are not supported yet"]
             )
+        }
+        if let helm = source["helm"] {
+            left += self.check(
+                try helm.mapping(allowedKeys: nil), supported: AppSettings.Source.Helm.keys,
+                fatal: [
+                    "fileParameters": "Helm fileParameters are not supported yet",
+                    "apiVersions": "overriding the API versions given to Helm is not supported yet (the destination's are given)",
+                    "kubeVersion": "overriding the Kubernetes version given to Helm is not supported yet (the destination's is given)",
+                ],
+                ignored: "not read by Tributary (it runs Helm 3 on charts in the git repository); ignored"
+            )
+        }
+        if let plugin = source["plugin"], try plugin.mapping(allowedKeys: nil)["name"] == nil {
+            self.warn(plugin, "name", "plugin discovery is not supported: name the plugin; the app is left out")
+            left.append("plugin")
         }
         var app = AppSettings(name: name, repoURL: try source.required("repoURL").string(), file: node.file, line: node.line)
         app.project = try spec["project"]?.string() ?? "default"
         if let revision = source["targetRevision"] { app.source.targetRevision = try revision.string() }
         if let path = source["path"] { app.source.path = Self.normalized(try path.string()) }
-        if let recurse = try source["directory"]?.mapping(allowedKeys: nil)["recurse"] { app.source.recurse = try recurse.bool() }
+        if !left.contains("plugin") { try app.source.readKind(from: source, strict: false) }
 
         let destination = try spec.required("destination").mapping(allowedKeys: nil)
         left += self.check(destination, supported: ["server", "name", "namespace"])

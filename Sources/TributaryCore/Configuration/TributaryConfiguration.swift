@@ -16,6 +16,8 @@ public struct TributaryConfiguration: Sendable {
     public var clusters: [ClusterSettings] = []
     /// `apps`: what to render and where to sync it.
     public var apps: [AppSettings] = []
+    /// `helm` and `plugins`: external renderers. Default: `helm` on PATH, no plugins.
+    public var renderers: [RendererSettings] = [RendererSettings(name: RendererSettings.helmName, generate: ["helm"])]
     /// `sinks`, `triggers`, `subscriptions`, `templates`: notifications.
     public var notifications = NotificationSettings()
     /// Sections this version reads but does not act on yet, with a note each (printed by `check`).
@@ -102,6 +104,14 @@ public struct TributaryConfiguration: Sendable {
                     }
                     configuration.apps.append(app)
                 }
+            case "helm":
+                configuration.renderers[0] = try RendererSettings(helm: node)
+            case "plugins":
+                for entry in try node.sequence() {
+                    let plugin = try RendererSettings(plugin: entry)
+                    guard configuration.renderer(named: plugin.name) == nil else { throw entry.error("plugin \(plugin.name) is declared twice") }
+                    configuration.renderers.append(plugin)
+                }
             case "sinks":
                 for entry in try node.sequence() {
                     let sink = try SinkSettings(node: entry)
@@ -134,6 +144,11 @@ public struct TributaryConfiguration: Sendable {
         for app in configuration.apps where configuration.project(named: app.project) == nil {
             throw ConfigurationError(file: file, line: app.line, key: "apps.\(app.name).project", message: "no project named \(app.project)")
         }
+        for app in configuration.apps {
+            guard let plugin = app.source.plugin, plugin.name == RendererSettings.helmName || configuration.renderer(named: plugin.name) == nil else { continue }
+            let declared = configuration.renderers.dropFirst().map(\.name).joined(separator: ", ").ifEmpty("none")
+            throw ConfigurationError(file: app.file, line: app.line, key: "apps.\(app.name).source.plugin.name", message: "no plugin named \(plugin.name) in plugins; declared: \(declared)")
+        }
         // Apps may name clusters declared after them: resolve once everything is read.
         for index in configuration.apps.indices {
             try configuration.resolveCluster(ofAppAt: index)
@@ -149,6 +164,11 @@ public struct TributaryConfiguration: Sendable {
     /// The app with this name.
     public func app(named name: String) -> AppSettings? {
         self.apps.first { $0.name == name }
+    }
+
+    /// The `helm` settings, or a plugin in `plugins`.
+    public func renderer(named name: String) -> RendererSettings? {
+        self.renderers.first { $0.name == name }
     }
 
     /// A declared Kubernetes cluster.
@@ -195,7 +215,7 @@ public struct TributaryConfiguration: Sendable {
         return self.repositories.first { $0.url == url || (key != nil && RepositoryKey(url: $0.url) == key) }
     }
 
-    static let topLevelKeys: Set<String> = ["kafka", "listener", "webhooks", "repositories", "projects", "clusters", "definitions", "apps", "sinks", "triggers", "subscriptions", "templates"]
+    static let topLevelKeys: Set<String> = ["kafka", "listener", "webhooks", "repositories", "projects", "clusters", "definitions", "apps", "helm", "plugins", "sinks", "triggers", "subscriptions", "templates"]
 }
 
 extension ConfigurationError {

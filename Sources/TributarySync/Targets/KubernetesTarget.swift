@@ -1,5 +1,6 @@
 import Foundation
 import TributaryCore
+import TributarySource
 import TributaryKubernetes
 import TributaryRender
 
@@ -318,6 +319,11 @@ public struct KubernetesTarget: SyncTarget {
             if !fields.isEmpty { report.modified.append("\(reference) (\(fields.joined(separator: ", ")))") }
         }
         return report
+    }
+
+    public func clusterFacts() async throws -> ClusterFacts? {
+        let versions = try await self.client.versions()
+        return ClusterFacts(kubeVersion: ClusterFacts.semanticVersion(of: versions.gitVersion), apiVersions: versions.apiVersions)
     }
 
     public func health() async throws -> SyncEvent.Health? {

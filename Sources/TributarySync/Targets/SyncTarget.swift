@@ -1,5 +1,6 @@
 import Foundation
 import TributaryCore
+import TributarySource
 import TributaryRender
 
 /// Where an app's rendered manifests go: a directory, a git branch or a Kubernetes cluster. A
@@ -31,6 +32,14 @@ public protocol SyncTarget: Sendable {
 
     /// What applying `manifests` would change, without changing anything (manual apps).
     func compare(_ manifests: [Manifest], prune: Bool) async throws -> SyncEvent.Difference
+
+    /// The destination cluster's version and API versions, for Helm and plugins; nil for targets
+    /// that are not clusters.
+    func clusterFacts() async throws -> ClusterFacts?
+}
+
+extension SyncTarget {
+    public func clusterFacts() async throws -> ClusterFacts? { nil }
 }
 
 /// What an apply did.
