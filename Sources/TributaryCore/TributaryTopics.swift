@@ -30,6 +30,11 @@ public struct TributaryTopics: Hashable, Sendable {
     /// Create it compacted (`cleanup.policy=compact`) with the partition count of `notifications`.
     public var delivered: String { "\(self.prefix).delivered" }
 
+    /// Operators' standing instructions per app (`AppControl`: suspend and resume), keyed by app
+    /// name, plain JSON; every worker reads all of it. Written by `tributary suspend` and `resume`.
+    /// Create it compacted (`cleanup.policy=compact`); one partition is enough.
+    public var controls: String { "\(self.prefix).controls" }
+
     /// Every topic, in pipeline order.
-    public var all: [String] { [self.changes, self.requests, self.sync, self.notifications, self.delivered, self.deadLetters] }
+    public var all: [String] { [self.changes, self.requests, self.sync, self.notifications, self.delivered, self.deadLetters, self.controls] }
 }

@@ -131,7 +131,7 @@ extension SyncEngine {
                         return finish(.synced, message: "the target matches \(head.prefix(12))")
                     case .outOfSync:
                         event.difference = difference
-                        let why = manualSync != nil ? "dry run" : "automated sync is off"
+                        let why = manualSync != nil ? "dry run" : self.controls.isSuspended(app.name) ? "automated sync is suspended" : "automated sync is off"
                         return finish(.outOfSync, message: "a sync would \(difference.summary); \(why), so nothing was applied")
                     }
                 case .apply(let head):

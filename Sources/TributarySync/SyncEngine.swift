@@ -35,6 +35,8 @@ public final class SyncEngine: Sendable {
     let diffs = Mutex<[String: [GitChange]]>([:])
     /// How soon the health of an app that is still progressing is looked at again. Default 5 s.
     public let healthInterval: Duration
+    /// Operators' suspensions, from `<prefix>.controls`; syncs wait until it has been read.
+    public let controls: AppControls
     private let locks = KeyedAsyncLock()
     private let limiter: AsyncSemaphore
     private let logger: Logger
@@ -44,10 +46,11 @@ public final class SyncEngine: Sendable {
     /// - Throws: `SyncError` when a git destination's credentials cannot be resolved.
     public init(
         configuration: TributaryConfiguration, mirrors: GitMirrorCache, parallelism: Int = 8, healthInterval: Duration = .seconds(5),
-        metrics: WorkerMetrics = WorkerMetrics(), logger: Logger
+        controls: AppControls = AppControls(loaded: true), metrics: WorkerMetrics = WorkerMetrics(), logger: Logger
     ) throws {
         self.configuration = configuration
         self.healthInterval = healthInterval
+        self.controls = controls
         self.mirrors = mirrors
         self.metrics = metrics
         self.limiter = AsyncSemaphore(limit: parallelism)
@@ -112,10 +115,27 @@ public final class SyncEngine: Sendable {
 
     /// Runs one reconcile of `app`: returns the events it produced (none when nothing happened).
     public func sync(_ app: AppSettings, trigger: Trigger) async -> SyncEvent? {
-        await self.locks.withLock(app.name) {
+        await self.controls.waitUntilLoaded()
+        return await self.locks.withLock(app.name) {
             await self.limiter.withPermit {
-                await self.reconcile(app, trigger: trigger)
+                await self.reconcile(self.controlled(app), trigger: trigger)
             }
+        }
+    }
+
+    /// `app` as its control has it: a suspended app syncs only by hand, like a manual one.
+    func controlled(_ app: AppSettings) -> AppSettings {
+        guard self.controls.isSuspended(app.name) else { return app }
+        var app = app
+        app.syncPolicy.automated = nil
+        return app
+    }
+
+    /// An app's control changed: reconcile it at the next look at due work (a resumed app catches up at once).
+    public func controlChanged(_ app: String, now: ContinuousClock.Instant = .now) {
+        self.states.withLock { states in
+            guard states[app]?.owned == true else { return }
+            states[app]?.nextInterval = now
         }
     }
 
@@ -144,9 +164,10 @@ public final class SyncEngine: Sendable {
 
     /// The interval's second half: compare the target with its inventory; heal or report.
     public func checkDrift(_ app: AppSettings) async -> SyncEvent? {
-        await self.locks.withLock(app.name) {
+        await self.controls.waitUntilLoaded()
+        return await self.locks.withLock(app.name) {
             await self.limiter.withPermit {
-                await self.driftCheck(app)
+                await self.driftCheck(self.controlled(app))
             }
         }
     }

@@ -10,12 +10,12 @@ struct TailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tail",
         abstract: "Print the CloudEvents of a topic as JSON lines (one per record).",
-        discussion: "TOPIC is changes, requests, requests.CLUSTER, sync, notifications, dlq or a full topic name. Reads from the beginning and commits nothing."
+        discussion: "TOPIC is changes, requests, requests.CLUSTER, sync, notifications, dlq, controls or a full topic name. Reads from the beginning and commits nothing."
     )
 
     @OptionGroup var options: CommonOptions
 
-    @Argument(help: "changes, requests, requests.CLUSTER, sync, notifications, dlq, or a full topic name.")
+    @Argument(help: "changes, requests, requests.CLUSTER, sync, notifications, dlq, controls, or a full topic name.")
     var topic: String = "sync"
 
     @Option(name: .long, help: "Exit after this many records.")
@@ -39,6 +39,7 @@ struct TailCommand: AsyncParsableCommand {
             case "sync": topics.sync
             case "notifications": topics.notifications
             case "dlq": topics.deadLetters
+            case "controls": topics.controls
             default: self.topic
             }
         var consumerConfiguration = KafkaConsumerConfiguration(

@@ -8,7 +8,8 @@ struct Tributary: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DevCommand.self, BrokerCommand.self, ListenCommand.self, PlanCommand.self, WorkerCommand.self, NotifyCommand.self,
-            RenderCommand.self, CheckCommand.self, ImportCommand.self, SyncCommand.self, DiffCommand.self, TailCommand.self,
+            RenderCommand.self, CheckCommand.self, ImportCommand.self, SyncCommand.self, DiffCommand.self, SuspendCommand.self, ResumeCommand.self,
+            TailCommand.self,
         ]
     )
 }

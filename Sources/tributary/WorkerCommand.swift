@@ -51,7 +51,7 @@ struct WorkerOptions: ParsableArguments {
     var unknownAppTimeout: Int = 300
 }
 
-/// The worker's services, in start order: producer, prefetcher, request stage and worker, then the optional HTTP endpoint.
+/// The worker's services, in start order: producer, app-control reader, prefetcher, request stage and worker, then the optional HTTP endpoint.
 enum WorkerServices {
     static func make(
         configuration: TributaryConfiguration, options: WorkerOptions, cluster: String?, bootstrapServers: String, logger: Logger
@@ -62,7 +62,7 @@ enum WorkerServices {
         // Only this cluster's apps: their targets' credentials are the only ones this process resolves.
         var own = configuration
         own.apps = configuration.apps.filter { $0.cluster == cluster }
-        let engine = try SyncEngine(configuration: own, mirrors: mirrors, parallelism: options.parallelism, logger: logger)
+        let engine = try SyncEngine(configuration: own, mirrors: mirrors, parallelism: options.parallelism, controls: AppControls(loaded: false), logger: logger)
         var workerOptions = SyncWorker.Options()
         workerOptions.cluster = cluster
         workerOptions.sessionTimeout = .seconds(options.sessionTimeout)
@@ -74,6 +74,7 @@ enum WorkerServices {
         // order) it stops after the stage and the worker have drained.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: producer),
+            .init(service: AppControlReader(topic: configuration.kafka.topics.controls, engine: engine, kafka: kafka, logger: logger)),
             .init(service: worker.makePrefetcher(kafka: kafka), successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
             .init(service: stage), .init(service: worker),
         ]
@@ -82,7 +83,10 @@ enum WorkerServices {
             let endpoint = try StatusEndpoint.make(
                 address: address,
                 name: "WORKER",
-                readiness: { worker.readiness ?? stage.readiness },
+                readiness: {
+                    // Syncs wait until the suspensions are known: say so rather than look idle.
+                    engine.controls.isLoaded ? (worker.readiness ?? stage.readiness) : (false, "reading \(configuration.kafka.topics.controls) (app suspensions) before syncing")
+                },
                 metrics: { metrics.render() + stage.renderMetrics() },
                 logger: logger
             )

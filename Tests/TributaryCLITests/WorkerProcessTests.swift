@@ -414,6 +414,49 @@ final class WorkerProcessTests {
         #expect(logs.filter { $0.contains("Sync failed") }.isEmpty)
     }
 
+    @Test func aSuspendedAppIsOnlyObservedByEveryWorkerIncludingARestartedOneUntilResumed() async throws {
+        let work = try self.makeRepository("shop")
+        let first = try self.commit(work, value: 1)
+        let config = try self.writeConfiguration(apps: ["shop"])
+        _ = try await self.startPlanner(config: config)
+        let workers = [try await self.startWorker("worker-1", config: config), try await self.startWorker("worker-2", config: config)]
+        try await self.waitWithLogs("the first sync") { self.syncedRevision("shop") == first }
+
+        let suspend = try await TributaryProcess(["suspend", "shop", "--reason", "change freeze", "--by", "alice", "--brokers", self.bootstrap, "--config", config, "--log-level", "warning"]).finish()
+        #expect(suspend.status == 0, "\(suspend.stderr)")
+        #expect(suspend.stdout == "shop suspended: change freeze (recorded in tributary.controls)\n")
+        try await self.waitWithLogs("both workers to read the suspension") {
+            (1...2).allSatisfy { ((try? String(contentsOfFile: self.root.appendingPathComponent("worker-\($0).log").path, encoding: .utf8)) ?? "").contains("App suspended") }
+        }
+        try await self.withSyncLog { log, producer in
+            let second = try self.commit(work, value: 2)
+            _ = try await self.publish(producer, repository: "shop", before: first, after: second, delivery: "frozen-push")
+            // Reported once, by the push or by the reconcile the suspension itself started, whichever saw the commit first.
+            try await self.waitWithLogs("the suspended app reported out of sync") { !log.matching { $0.revision == second }.isEmpty }
+            let observed = try #require(log.matching { $0.revision == second }.first?.event)
+            #expect(observed.phase == .outOfSync)
+            #expect(observed.message == "a sync would update: configmap_demo_config.yaml; automated sync is suspended, so nothing was applied")
+            #expect(self.syncedRevision("shop") == first)
+
+            // Every worker restarted: the suspension is read back from the topic before anything syncs.
+            let before = Set(log.matching { _ in true }.map(\.source))
+            for worker in workers { worker.process.stop() }
+            let restarted = try await self.startWorker("worker-3", config: config)
+            try await self.waitWithLogs("the restarted worker's first look") { log.matching { _ in true }.contains { !before.contains($0.source) } }
+            let firstLook = try #require(log.matching { _ in true }.first { !before.contains($0.source) }?.event)
+            #expect(firstLook.phase == .outOfSync && firstLook.revision == second, "\(firstLook)")
+            #expect(self.syncedRevision("shop") == first)
+
+            let resume = try await TributaryProcess(["resume", "shop", "--brokers", self.bootstrap, "--config", config, "--log-level", "warning"]).finish()
+            #expect(resume.status == 0, "\(resume.stderr)")
+            try await self.waitWithLogs("the resumed app to catch up") { !log.matching { $0.phase == .succeeded && $0.revision == second }.isEmpty }
+            #expect(self.syncedRevision("shop") == second)
+            _ = restarted
+        }
+        let controls = try run([TributaryProcess.executable.path, "tail", "controls", "--brokers", self.bootstrap, "--max", "2", "--seconds", "20"])
+        #expect(controls.contains(#"\"by\":\"alice\""#) && controls.contains(#"\"reason\":\"change freeze\""#), "\(controls)")
+    }
+
     @Test func aWorkerWhoseConfigurationLacksAnAppHoldsItsRequestAndSaysWhy() async throws {
         let work = try self.makeRepository("shared")
         var head = try self.commit(work, files: ["apps/known/config.yaml": Self.configMap("known", 0), "apps/newcomer/config.yaml": Self.configMap("newcomer", 0)])

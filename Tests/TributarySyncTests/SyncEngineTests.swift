@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TributaryCore
+import TributaryGit
 import TributaryTestSupport
 @testable import TributarySync
 
@@ -75,6 +76,33 @@ struct SyncEngineTests {
         let synced = try #require(await engine.handle(self.fixture.change(after: second, before: first), id: "c2").first)
         #expect(synced.phase == .synced)
         #expect(await engine.sync(app, trigger: .interval) == nil)
+    }
+
+    @Test func aSuspendedAppIsComparedButNotAppliedUntilResumed() async throws {
+        let first = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "1")])
+        let configuration = try self.fixture.configuration(apps: [self.fixture.app("shop")])
+        let controls = AppControls(loaded: false)
+        let cache = GitMirrorCache(directory: self.fixture.git.root.appendingPathComponent("mirrors"), logger: self.fixture.logger)
+        let engine = try SyncEngine(configuration: configuration, mirrors: cache, controls: controls, logger: self.fixture.logger)
+        // Until the controls are read, nothing syncs.
+        let waiting = Task { await engine.handle(self.fixture.change(after: first), id: "c1") }
+        controls.markLoaded()
+        #expect(await waiting.value.map(\.phase) == [.succeeded])
+
+        #expect(controls.apply(AppControl(app: "shop", suspended: true, by: "alice")))
+        let second = try self.fixture.git.commit(["apps/shop/config.yaml": SyncFixture.configMap("shop", "2")])
+        let observed = try #require(await engine.handle(self.fixture.change(after: second, before: first), id: "c2").first)
+        #expect(observed.phase == .outOfSync)
+        #expect(observed.message == "a sync would update: configmap_shop_shop.yaml; automated sync is suspended, so nothing was applied")
+        #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"1\"") == true)
+
+        // An older control read late does not undo a newer one.
+        #expect(!controls.apply(AppControl(app: "shop", suspended: false, at: Date(timeIntervalSinceNow: -3600))))
+        #expect(controls.isSuspended("shop"))
+        #expect(controls.apply(AppControl(app: "shop", suspended: false)))
+        let resumed = await engine.sync(configuration.apps[0], trigger: .interval)
+        #expect(resumed?.phase == .succeeded)
+        #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"2\"") == true)
     }
 
     @Test func aDryRunByHandOfAnAutomatedAppLeavesItsNextSyncAlone() async throws {
