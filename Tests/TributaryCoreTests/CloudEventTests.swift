@@ -94,7 +94,8 @@ struct CloudEventTests {
     }
 
     @Test func topicsUseTheConfiguredPrefix() {
-        #expect(TributaryTopics().all == ["tributary.changes", "tributary.requests", "tributary.sync", "tributary.notifications", "tributary.delivered", "tributary.dlq"])
+        #expect(TributaryTopics().all == ["tributary.changes", "tributary.requests", "tributary.sync", "tributary.notifications", "tributary.delivered", "tributary.dlq", "tributary.controls"])
+        #expect(TributaryTopics(prefix: "prod").controls == "prod.controls")
         #expect(TributaryTopics(prefix: "prod").deadLetters == "prod.dlq")
         #expect(TributaryTopics(prefix: "prod").requests(cluster: "east") == "prod.requests.east")
     }
