@@ -43,7 +43,7 @@ public enum ManifestRenderer {
     /// The file names that make a directory a kustomization.
     public static let kustomizationNames: Set<String> = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
     /// Later keys win.
-    static let syncWaveAnnotations = ["argocd.argoproj.io/sync-wave", "tributary.dev/sync-wave"]
+    public static let syncWaveAnnotations = ["argocd.argoproj.io/sync-wave", "tributary.dev/sync-wave"]
 
     /// Renders the manifests under `directory`.
     ///

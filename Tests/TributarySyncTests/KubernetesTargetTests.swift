@@ -198,6 +198,108 @@ struct KubernetesTargetTests {
         #expect(data["set"] == "image.tag=1.2\\,3")
     }
 
+    static func job(_ name: String, hook: String, policy: String? = nil) -> String {
+        """
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: \(name)
+          annotations:
+            argocd.argoproj.io/hook: \(hook)
+        \(policy.map { "    argocd.argoproj.io/hook-delete-policy: \($0)" } ?? "")
+        spec:
+          backoffLimit: 0
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{ name: run, image: "busybox:1.36", command: [sh, -c, "true"] }]
+
+        """
+    }
+
+    /// Plays the job controller until cancelled: each new Job of the namespace gets the condition
+    /// `outcome` gives its name (`Complete` or `Failed`).
+    func completeJobs(_ outcome: @escaping @Sendable (String) -> String) -> Task<Void, Never> {
+        let cluster = self.cluster
+        let namespace = self.namespace
+        return Task {
+            while !Task.isCancelled {
+                let listed = (try? cluster.kubectl(["get", "jobs", "-n", namespace, "-o", "json"])) ?? "{}"
+                let items = ((try? JSONSerialization.jsonObject(with: Data(listed.utf8))) as? [String: Any])?["items"] as? [[String: Any]] ?? []
+                for item in items where ((item["status"] as? [String: Any])?["conditions"] as? [Any])?.isEmpty ?? true {
+                    guard let name = (item["metadata"] as? [String: Any])?["name"] as? String else { continue }
+                    let type = outcome(name)
+                    let message = type == "Failed" ? "Job has reached the specified backoff limit" : ""
+                    _ = try? cluster.kubectl([
+                        "patch", "job", name, "-n", namespace, "--subresource=status", "--type=merge",
+                        "-p", #"{"status":{"conditions":[{"type":"\#(type)","status":"True","reason":"\#(type == "Failed" ? "BackoffLimitExceeded" : "Completed")","message":"\#(message)"}]}}"#,
+                    ])
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TRIBUTARY_TEST_KUBECONTEXT"] == nil, "needs the stand-in's request log"))
+    func preSyncAndPostSyncHooksRunInTheirPhasesAndAreNotPartOfTheApp() async throws {
+        let first = try self.fixture.git.commit([
+            "apps/shop/settings.yaml": Self.configMap("settings"),
+            "apps/shop/migrate.yaml": Self.job("migrate", hook: "PreSync"),
+            "apps/shop/smoke.yaml": Self.job("smoke", hook: "PostSync", policy: "HookSucceeded"),
+        ])
+        let controller = self.completeJobs { _ in "Complete" }
+        defer { controller.cancel() }
+        let (engine, _) = try self.engine([self.app("shop")])
+        let synced = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
+        #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
+        #expect(synced.resources == .init(created: 1))
+
+        let writes = try self.cluster.requests().filter { ["PATCH", "DELETE"].contains($0["method"] as? String) && ($0["dryRun"] as? Bool) != true }
+            .compactMap { request in (request["path"] as? String).map { "\(request["method"]!) \($0.split(separator: "/").suffix(2).joined(separator: "/"))" } }
+        let order = ["PATCH jobs/migrate", "PATCH configmaps/settings", "PATCH jobs/smoke", "DELETE jobs/smoke"].map { writes.firstIndex(of: $0) ?? -1 }
+        #expect(order == order.sorted() && !order.contains(-1), "\(writes)")
+        #expect(try self.cluster.get("job", "migrate", namespace: self.namespace) != nil)  // BeforeHookCreation: kept until the next sync
+        #expect(try self.cluster.get("job", "smoke", namespace: self.namespace) == nil)  // HookSucceeded
+        let inventory = try #require(try self.cluster.get("configmap", "tributary-inventory-shop", namespace: "tributary-system"))
+        #expect((inventory["data"] as? [String: String])?["objects"]?.contains("migrate") == false)
+
+        // The next sync replaces the PreSync Job: the previous one is deleted, then created afresh.
+        let uid = try #require(try self.cluster.get("job", "migrate", namespace: self.namespace)?["metadata"] as? [String: Any])["uid"] as? String
+        try self.cluster.clearRequests()
+        let second = try self.fixture.git.commit(["apps/shop/settings.yaml": Self.configMap("settings", "2")])
+        let again = try #require(await engine.handle(self.fixture.change(after: second, before: first), id: "c2").first)
+        #expect(again.phase == .succeeded, "\(again.message ?? "")")
+        #expect(again.resources == .init(updated: 1))
+        let newUID = try #require(try self.cluster.get("job", "migrate", namespace: self.namespace)?["metadata"] as? [String: Any])["uid"] as? String
+        #expect(newUID != uid)
+        // Hooks are not the app's: no drift for the deleted smoke Job, nothing to prune.
+        #expect(await engine.checkDrift(try #require(engine.configuration.app(named: "shop"))) == nil)
+    }
+
+    @Test func aFailedPreSyncHookStopsTheSyncBeforeAnythingIsAppliedAndSyncFailHooksRun() async throws {
+        let commit = try self.fixture.git.commit([
+            "apps/shop/settings.yaml": Self.configMap("settings"),
+            "apps/shop/migrate.yaml": Self.job("migrate", hook: "PreSync", policy: "HookFailed"),
+            "apps/shop/alert.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata:
+                  name: sync-failed
+                  annotations: { argocd.argoproj.io/hook: SyncFail }
+
+                """,
+        ])
+        let controller = self.completeJobs { _ in "Failed" }
+        defer { controller.cancel() }
+        let (engine, _) = try self.engine([self.app("shop")])
+        let failed = try #require(await engine.handle(self.fixture.change(after: commit), id: "c1").first)
+        #expect(failed.phase == .failed)
+        #expect(failed.message == "PreSync hook Job.batch \(self.namespace)/migrate failed: Job has reached the specified backoff limit (apps/shop/migrate.yaml:1)", "\(failed.message ?? "")")
+        #expect(try self.cluster.get("configmap", "settings", namespace: self.namespace) == nil)
+        #expect(try self.cluster.get("configmap", "sync-failed", namespace: self.namespace) != nil)
+        #expect(try self.cluster.get("job", "migrate", namespace: self.namespace) == nil)  // HookFailed
+    }
+
     @Test func aHandEditOfAManagedFieldIsDriftAndHealedButAnotherManagersFieldIsNot() async throws {
         let first = try self.fixture.git.commit([
             "apps/web/deployment.yaml": Self.deployment("web", replicas: 2),

@@ -48,7 +48,25 @@ public struct KubernetesTarget: SyncTarget {
     // MARK: Apply
 
     public func apply(_ manifests: [Manifest], context: ApplyContext) async throws -> ApplyOutcome {
-        let (objects, definedKinds) = try await self.desiredObjectsAndDefinedKinds(manifests)
+        let (rendered, definedKinds) = try await self.desiredObjectsAndDefinedKinds(manifests)
+        let (objects, hooks) = try KubernetesPlan.splitHooks(rendered)
+        do {
+            return try await self.apply(objects, hooks: hooks, definedKinds: definedKinds, context: context)
+        } catch {
+            // Argo CD's SyncFail hooks: run once whatever failed, then the sync fails as it would have.
+            guard hooks.contains(where: { $0.phases.contains(.syncFail) }) else { throw error }
+            do {
+                try await self.runHooks(hooks, phase: .syncFail, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
+            } catch let hookError as SyncError {
+                var combined = SyncEngine.syncError(error)
+                combined.message += "; then \(hookError.message)"
+                throw combined
+            }
+            throw error
+        }
+    }
+
+    private func apply(_ objects: [DesiredObject], hooks: [SyncHook], definedKinds: Set<String>, context: ApplyContext) async throws -> ApplyOutcome {
         let previous = try await self.readInventory()
         var counts = SyncEvent.ResourceCounts()
 
@@ -79,6 +97,9 @@ public struct KubernetesTarget: SyncTarget {
                 dryRuns[reference] = result
             }
         }
+
+        // PreSync hooks (a migration Job, say), once everything has passed the dry-run.
+        try await self.runHooks(hooks, phase: .preSync, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
 
         // 2. The inventory, before any object: previous ∪ new (one entry per object, at its new
         //    apiVersion), still at the previous revision.
@@ -116,12 +137,15 @@ public struct KubernetesTarget: SyncTarget {
                 }
             }
             if let deadline, batch.wave != nil, index + 1 == batches.count || batches[index + 1].wave != batch.wave {
-                try await self.waitUntilHealthy(objects.filter { $0.wave == batch.wave }.map(\.reference), deadline: deadline, wave: batch.wave)
+                try await self.waitUntilHealthy(objects.filter { $0.wave == batch.wave }.map(\.reference), deadline: deadline, wave: batch.wave, timeout: self.waitForHealth ?? .zero)
                 // Controllers wrote meanwhile: dry-run what is still to come again just before applying
                 // it, so an unchanged object is still told from a changed one.
                 dryRuns = dryRuns.filter { applied[$0.key] != nil }
             }
         }
+
+        // Sync hooks, once the phase's resources are applied.
+        try await self.runHooks(hooks, phase: .sync, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
 
         // 4. Prune what the previous inventory holds and the rendering no longer does.
         let stale = KubernetesPlan.stale(previousReferences, rendered: objects.map(\.reference))
@@ -145,6 +169,13 @@ public struct KubernetesTarget: SyncTarget {
             case .release:
                 break
             }
+        }
+
+        // PostSync hooks run once the app is healthy, as in Argo CD.
+        if hooks.contains(where: { $0.phases.contains(.postSync) }) {
+            let timeout = self.waitForHealth ?? Self.defaultHookTimeout
+            if deadline == nil { try await self.waitUntilHealthy(objects.map(\.reference), deadline: .now + timeout, wave: nil, timeout: timeout) }
+            try await self.runHooks(hooks, phase: .postSync, deadline: .now + timeout)
         }
 
         // 5. The inventory at the new revision.
@@ -179,9 +210,10 @@ public struct KubernetesTarget: SyncTarget {
         }
     }
 
-    /// The manifests as objects for this destination, kinds looked up in discovery.
+    /// The manifests as objects for this destination, kinds looked up in discovery; hooks are not
+    /// among them (they are not part of what the app holds).
     func desiredObjects(_ manifests: [Manifest]) async throws -> [DesiredObject] {
-        try await self.desiredObjectsAndDefinedKinds(manifests).objects
+        try KubernetesPlan.splitHooks(try await self.desiredObjectsAndDefinedKinds(manifests).objects).resources
     }
 
     /// The objects, and the kinds (`apiVersion kind`) CRDs among them define.
@@ -274,7 +306,7 @@ public struct KubernetesTarget: SyncTarget {
     }
 
     /// `syncPolicy.waitForHealth`: polls the wave's objects until all are healthy; Degraded fails at once.
-    private func waitUntilHealthy(_ references: [ObjectReference], deadline: ContinuousClock.Instant, wave: Int?) async throws {
+    private func waitUntilHealthy(_ references: [ObjectReference], deadline: ContinuousClock.Instant, wave: Int?, timeout: Duration) async throws {
         while true {
             let lives = try await self.concurrently(references) { reference in (reference, try await self.get(reference, source: "waitForHealth")) }
             let assessments = lives.map { ($0.0, Health.assess($0.1)) }
@@ -287,7 +319,7 @@ public struct KubernetesTarget: SyncTarget {
                 throw SyncError(code: .target, message: "not healthy: \(label) is Degraded: \(worst.message ?? "")")
             default:
                 guard ContinuousClock.now < deadline else {
-                    throw SyncError(code: .target, message: "not healthy after \(Self.describe(self.waitForHealth ?? .zero)): \(label) is \(worst.status.rawValue): \(worst.message ?? "")")
+                    throw SyncError(code: .target, message: "not healthy after \(Self.describe(timeout)): \(label) is \(worst.status.rawValue): \(worst.message ?? "")")
                 }
                 try await Task.sleep(for: self.healthPollInterval)
             }
