@@ -11,13 +11,35 @@ public struct Glob: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { self.pattern }
 
-    /// A glob as Argo CD's AppProject reads it: `*` matches anything, `/` included, so
-    /// `sourceRepos: ["*"]` allows every repository and `https://git.example.com/acme/*` every
-    /// repository under it. `pattern` keeps what was written.
+    /// Written with a leading `!`: an AppProject deny pattern. `matches` tests the glob after it;
+    /// `projectMatches` is Argo CD's reading.
+    public private(set) var isDenial = false
+
+    /// A destination or resource-kind pattern as Argo CD's AppProject reads it: `*` matches
+    /// anything, `/` included; a leading `!` denies. `pattern` keeps what was written.
     public static func project(_ pattern: String) -> Glob {
-        var glob = Glob(pattern.replacingOccurrences(of: "**", with: "*").replacingOccurrences(of: "*", with: "**"))
+        let denial = pattern.hasPrefix("!")
+        let body = denial ? String(pattern.dropFirst()) : pattern
+        var glob = Glob(body.replacingOccurrences(of: "**", with: "*").replacingOccurrences(of: "*", with: "**"))
         glob.pattern = pattern
+        glob.isDenial = denial
         return glob
+    }
+
+    /// A `sourceRepos` pattern as Argo CD reads it: `*` stays within a path segment,
+    /// `**` crosses them, and `*` alone allows every repository; a leading `!` denies.
+    public static func sourceRepository(_ pattern: String) -> Glob {
+        let denial = pattern.hasPrefix("!")
+        let body = denial ? String(pattern.dropFirst()) : pattern
+        var glob = Glob(body == "*" ? "**" : body)
+        glob.pattern = pattern
+        glob.isDenial = denial
+        return glob
+    }
+
+    /// Argo CD's `globMatch` with negation: a denial matches what its glob does not.
+    public func projectMatches(_ text: String) -> Bool {
+        self.isDenial ? !self.matches(text) : self.matches(text)
     }
 
     /// Whether `text` matches the whole pattern.

@@ -293,15 +293,15 @@ extension SyncEngine {
         guard let project = self.configuration.project(named: app.project) else {
             throw SyncError(code: .refused, message: "project \(app.project) does not exist")
         }
-        guard project.sourceRepos.contains(where: { $0.matches(app.source.repoURL) }) else {
+        guard project.allowsSource(app.source.repoURL) else {
             throw SyncError(code: .refused, message: "project \(project.name) does not allow source \(GitRemote.redactingCredentials(app.source.repoURL))")
         }
         let destination = target.destination
         let unqualified = destination.split(separator: "#").first.map(String.init) ?? destination
-        var allowed = project.destinations.contains(where: { $0.matches(destination) || $0.matches(unqualified) })
+        var allowed = project.allowsDestination([destination, unqualified])
         if !allowed, case .kubernetes(let cluster, let namespace) = app.destination {
             let server = self.configuration.cluster(named: cluster)?.server
-            allowed = project.clusterDestinations.contains { $0.allows(name: cluster, server: server, namespace: namespace ?? "") }
+            allowed = project.allowsCluster(name: cluster, server: server, namespace: namespace ?? "")
         }
         guard allowed else {
             throw SyncError(code: .refused, message: "project \(project.name) does not allow destination \(GitRemote.redactingCredentials(destination))")

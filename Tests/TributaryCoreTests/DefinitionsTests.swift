@@ -96,6 +96,45 @@ struct DefinitionsTests {
         #expect(definitions.warnings.contains { $0.contains("spec.source.chart: Helm charts from a Helm or OCI repository are not supported yet") && $0.hasSuffix("the app is left out") })
     }
 
+    @Test func projectPatternsReadAsArgoCDReadsThem() throws {
+        let yaml = """
+            projects:
+              - name: team
+                sourceRepos: ['https://git.example.com/acme/*', '!https://git.example.com/acme/secrets*']
+                destinations:
+                  - { name: 'prod-*', namespace: 'shop-*' }
+                  - { server: '!https://legacy.example:6443', namespace: '*' }
+                  - "directory:/srv/rendered/**"
+                  - "!directory:/srv/rendered/admin"
+              - name: solo
+                sourceRepos: ['https://git.example.com/acme/*']
+                destinations: [{ name: 'prod-*', namespace: 'shop-*' }]
+              - name: open
+                sourceRepos: ['!https://git.example.com/acme/secrets.git']
+                destinations: [{ namespace: '!kube-*' }]
+            """
+        let configuration = try TributaryConfiguration.parse(yaml: yaml, file: "p.yaml")
+        let team = try #require(configuration.project(named: "team"))
+        #expect(team.allowsSource("https://git.example.com/acme/infra.git"))
+        #expect(!team.allowsSource("https://git.example.com/acme/secrets.git"))
+        // As in Argo CD a denial matches everything it does not deny, so beside one every other
+        // repository and cluster is allowed too: denials go with '*' (or alone).
+        #expect(team.allowsSource("https://elsewhere.example/infra.git"))
+        #expect(team.allowsCluster(name: "prod-eu", server: "https://eu.example:6443", namespace: "shop-web"))
+        #expect(!team.allowsCluster(name: "prod-legacy", server: "https://legacy.example:6443", namespace: "shop-web"))
+        let solo = try #require(configuration.project(named: "solo"))
+        #expect(solo.allowsSource("https://git.example.com/acme/infra.git"))
+        #expect(!solo.allowsSource("https://git.example.com/acme/group/infra.git"))  // `*` stays within a segment
+        #expect(solo.allowsCluster(name: "prod-eu", server: nil, namespace: "shop-web"))
+        #expect(!solo.allowsCluster(name: "prod-eu", server: nil, namespace: "payments"))
+        #expect(team.allowsDestination(["directory:/srv/rendered/shop"]))
+        #expect(!team.allowsDestination(["directory:/srv/rendered/admin"]))
+        // Only denials: everything else is allowed (a denial matches what it does not deny).
+        let open = try #require(configuration.project(named: "open"))
+        #expect(open.allowsSource("https://git.example.com/acme/infra.git") && !open.allowsSource("https://git.example.com/acme/secrets.git"))
+        #expect(open.allowsCluster(name: "any", server: nil, namespace: "web") && !open.allowsCluster(name: "any", server: nil, namespace: "kube-system"))
+    }
+
     @Test func argoCDHelmJsonnetAndPluginSourcesKeepTheirFields() throws {
         let yaml = """
             apiVersion: argoproj.io/v1alpha1
@@ -230,6 +269,9 @@ struct DefinitionsTests {
         #expect(shop.source.path == "apps/shop")
         #expect(shop.source.substitute == ["CLUSTER": "prod"])
         #expect(shop.destination.description == "kubernetes:prod/shop")
+        #expect(shop.overrideNamespace)  // targetNamespace: every namespaced object, as Flux sets it
+        #expect(!definitions.warnings.contains { $0.contains("targetNamespace") })
+        #expect(definitions.nativeYAML.contains("namespace: \"shop\", overrideNamespace: true"))
         #expect(shop.syncPolicy.automated?.prune == true && shop.syncPolicy.automated?.selfHeal == true)
         #expect(shop.syncPolicy.interval == .seconds(600))
         #expect(shop.syncPolicy.waitForHealth == .seconds(120))
@@ -333,8 +375,13 @@ struct DefinitionsTests {
         let own = try #require(definitions.projects.first { $0.name == "own" })
         #expect(own.clusterDestinations.first?.allows(name: "prod", server: "https://prod.example:6443", namespace: "web") == true)
         let denying = try #require(definitions.projects.first { $0.name == "denying" })
-        #expect(denying.sourceRepos.isEmpty && denying.clusterDestinations.isEmpty)
-        #expect(definitions.warnings.contains { $0.contains("negated patterns (!…) are not supported yet; the project allows no source") })
+        // Deny patterns, as Argo CD reads them: allowed by some pattern, and named by no denial.
+        #expect(denying.allowsSource("https://git.example.com/acme/infra.git"))
+        #expect(!denying.allowsSource("https://evil.example/infra.git"))
+        #expect(denying.allowsSource("https://evil.example/nested/infra.git"))  // in sourceRepos `*` stays within a segment
+        #expect(denying.allowsCluster(name: "prod", server: nil, namespace: "web"))
+        #expect(!denying.allowsCluster(name: "prod", server: nil, namespace: "kube-system"))
+        #expect(!definitions.warnings.contains { $0.contains("negated") })
         let web = try #require(definitions.apps.first)
         #expect(web.destination.description == "kubernetes:prod/web")
         #expect(web.source.recurse)

@@ -32,6 +32,23 @@ struct KubernetesPlanTests {
         #expect(objects[2].object[path: "metadata.namespace"] == nil)
     }
 
+    @Test func anOverriddenNamespaceMovesEveryNamespacedObjectAndTheDefaultServiceAccount() throws {
+        let scopes = Self.scopes.merging(["rbac.authorization.k8s.io/v1 RoleBinding": .namespaced]) { first, _ in first }
+        let parsed = try KubernetesPlan.parse([
+            try Self.manifest("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: elsewhere\n"),
+            try Self.manifest("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\n"),
+            try Self.manifest(
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: read\n  namespace: elsewhere\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}\nsubjects:\n  - {kind: ServiceAccount, name: default, namespace: elsewhere}\n  - {kind: ServiceAccount, name: ci, namespace: tools}\n"
+            ),
+        ])
+        let kept = try KubernetesPlan.prepare(parsed, app: "web", namespace: "team", scopes: scopes)
+        #expect(kept.map(\.reference.namespace) == ["elsewhere", "", "elsewhere"])
+        let moved = try KubernetesPlan.prepare(parsed, app: "web", namespace: "team", overrideNamespace: true, scopes: scopes)
+        #expect(moved.map(\.reference.namespace) == ["team", "", "team"])
+        let subjects = moved[2].object["subjects"]?.array ?? []
+        #expect(subjects.map { $0["namespace"]?.string } == ["team", "tools"])
+    }
+
     @Test func unknownKindsAndMissingNamespacesNameTheManifest() throws {
         let unknown = try KubernetesPlan.parse([try Self.manifest("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n", file: "app/w.yaml", line: 7)])
         let error = #expect(throws: SyncError.self) { try KubernetesPlan.prepare(unknown, app: "web", namespace: "team", scopes: Self.scopes) }

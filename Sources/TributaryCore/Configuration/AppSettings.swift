@@ -29,8 +29,9 @@ public struct RepositorySettings: Sendable {
     }
 }
 
-/// `projects[]`: which sources and destinations apps of the project may use (globs, where `*`
-/// matches anything, `/` included, as in Argo CD's AppProject).
+/// `projects[]`: which sources and destinations apps of the project may use, read as Argo CD reads
+/// an AppProject: in `sourceRepos` `*` stays within a path segment (`*` alone allows everything),
+/// in destinations it matches anything; a pattern written `!…` denies what it matches.
 public struct ProjectSettings: Sendable {
     public var name: String
     /// `sourceRepos`: repository URL globs. Default: none allowed.
@@ -47,12 +48,59 @@ public struct ProjectSettings: Sendable {
         public var server: Glob?
         public var namespace: Glob?
 
-        /// Whether the cluster (`name` at `server`) and namespace are allowed.
+        /// Whether this entry allows the cluster (`name` at `server`) and namespace; a denial
+        /// allows what it does not deny.
         public func allows(name clusterName: String, server clusterServer: String?, namespace targetNamespace: String) -> Bool {
-            func matches(_ glob: Glob?, _ text: String) -> Bool { glob?.matches(text) ?? true }
-            return matches(self.name, clusterName) && (self.server == nil || clusterServer.map { matches(self.server, $0) } == true)
-                && matches(self.namespace, targetNamespace)
+            self.clusterMatched(name: clusterName, server: clusterServer) && (self.namespace?.projectMatches(targetNamespace) ?? true)
         }
+
+        /// Whether this entry's denials name the cluster or the namespace.
+        func denies(name clusterName: String, server clusterServer: String?, namespace targetNamespace: String) -> Bool {
+            (self.name?.isDenial == true && self.name?.matches(clusterName) == true)
+                || (self.server?.isDenial == true && clusterServer.map { self.server?.matches($0) == true } == true)
+                || (self.namespace?.isDenial == true && self.namespace?.matches(targetNamespace) == true)
+        }
+
+        /// An entry naming neither name nor server matches every cluster.
+        private func clusterMatched(name clusterName: String, server clusterServer: String?) -> Bool {
+            if self.name == nil && self.server == nil { return true }
+            return self.name?.projectMatches(clusterName) == true || (clusterServer.map { self.server?.projectMatches($0) == true } ?? false)
+        }
+    }
+
+    /// Argo CD's `IsSourcePermitted`: some pattern matches the repository (a denial matches every
+    /// repository it does not deny) and no denial names it.
+    public func allowsSource(_ url: String) -> Bool {
+        var matched = false
+        for glob in self.sourceRepos {
+            if glob.projectMatches(url) { matched = true } else if glob.isDenial { return false }
+        }
+        return matched
+    }
+
+    /// A `directory:…`, `git:…` or `kubernetes:…` destination, by the plain `destinations` globs:
+    /// allowed when one matches any of its `forms` and no denial names one.
+    public func allowsDestination(_ forms: [String]) -> Bool {
+        var matched = false
+        for glob in self.destinations {
+            if glob.isDenial && forms.contains(where: glob.matches) { return false }
+            if forms.contains(where: glob.projectMatches) { matched = true }
+        }
+        return matched
+    }
+
+    /// Argo CD's `isDestinationMatched` over the `{ name, server, namespace }` entries: one allows
+    /// the cluster and namespace, and no entry's denial names either.
+    public func allowsCluster(name: String, server: String?, namespace: String) -> Bool {
+        var matched = false
+        for entry in self.clusterDestinations {
+            if entry.allows(name: name, server: server, namespace: namespace) {
+                matched = true
+            } else if entry.denies(name: name, server: server, namespace: namespace) {
+                return false
+            }
+        }
+        return matched
     }
 
     /// `clusterResourceWhitelist`: the cluster-scoped kinds apps may render; nil: every one.
@@ -116,7 +164,7 @@ public struct ProjectSettings: Sendable {
         ])
         self.name = try mapping.required("name").string()
         try self.readResourceLists(mapping)
-        self.sourceRepos = try mapping["sourceRepos"]?.stringList().map(Glob.project) ?? []
+        self.sourceRepos = try mapping["sourceRepos"]?.stringList().map(Glob.sourceRepository) ?? []
         for entry in try mapping["destinations"]?.sequence() ?? [] {
             if case .mapping = entry.node {
                 let fields = try entry.mapping(allowedKeys: ["name", "server", "namespace"])
@@ -156,6 +204,10 @@ public struct AppSettings: Sendable {
     public var syncPolicy: SyncPolicy = .init()
     /// `ignoreDifferences`. Default none.
     public var ignoreDifferences: [IgnoreDifference] = []
+    /// `destination.overrideNamespace`: every namespaced object goes to the destination's
+    /// namespace, even one naming its own (Flux's `targetNamespace`). Default false: the
+    /// namespace is given only to objects that name none (Argo CD's destination namespace).
+    public var overrideNamespace = false
     /// `destination.server` when the app names its cluster by URL; resolved to `cluster` once
     /// `clusters` is read.
     var destinationServer: String?
@@ -295,7 +347,7 @@ public struct AppSettings: Sendable {
         }
 
         let destinationNode = try mapping.required("destination")
-        let destination = try destinationNode.mapping(allowedKeys: ["name", "server", "namespace", "directory", "git"])
+        let destination = try destinationNode.mapping(allowedKeys: ["name", "server", "namespace", "overrideNamespace", "directory", "git"])
         if let value = destination["name"] {
             let name = try value.string()
             // It names a topic (`<prefix>.requests.<name>`) and a consumer group.
@@ -309,8 +361,12 @@ public struct AppSettings: Sendable {
         if let namespace, namespace.range(of: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", options: .regularExpression) == nil {
             throw try destination.required("namespace").error("not a namespace name (lower-case letters, digits and '-', at most 63)")
         }
+        if let value = destination["overrideNamespace"] {
+            self.overrideNamespace = try value.bool()
+            if self.overrideNamespace, namespace == nil { throw value.error("overrideNamespace needs a namespace") }
+        }
         if destination["directory"] != nil || destination["git"] != nil {
-            if let key = ["namespace", "server"].first(where: { destination[$0] != nil }) {
+            if let key = ["namespace", "server", "overrideNamespace"].first(where: { destination[$0] != nil }) {
                 throw try destination.required(key).error("\(key) belongs to a Kubernetes destination, not a directory or git one")
             }
         }

@@ -120,7 +120,7 @@ extension Definitions {
             return (app.cluster.map { "name: \(Self.quoted($0)), " } ?? "") + "git: { repoURL: \(Self.quoted(url)), branch: \(Self.quoted(branch)), path: \(Self.quoted(path)) }"
         case .kubernetes(let cluster, let namespace):
             let target = cluster.isEmpty ? "server: \(Self.quoted(app.destinationServer ?? ""))" : "name: \(Self.quoted(cluster))"
-            return target + (namespace.map { ", namespace: \(Self.quoted($0))" } ?? "")
+            return target + (namespace.map { ", namespace: \(Self.quoted($0))" } ?? "") + (app.overrideNamespace ? ", overrideNamespace: true" : "")
         }
     }
 

@@ -309,13 +309,7 @@ private struct Reader {
             switch key {
             case "description": continue
             case "sourceRepos":
-                let patterns = try value.stringList()
-                if patterns.contains(where: { $0.hasPrefix("!") }) {
-                    // Safer to allow nothing than to read a denial as an allowance.
-                    self.warn(value, "", "negated patterns (!…) are not supported yet; the project allows no source until they are removed")
-                } else {
-                    project.sourceRepos = patterns.map(Glob.project)
-                }
+                project.sourceRepos = try value.stringList().map(Glob.sourceRepository)
             case "destinations":
                 for entry in try value.sequence() {
                     let fields = try entry.mapping(allowedKeys: nil)
@@ -323,10 +317,6 @@ private struct Reader {
                     var name = try fields["name"]?.string()
                     var server = try fields["server"]?.string()
                     let namespace = try fields["namespace"]?.string()
-                    if [name, server, namespace].contains(where: { $0?.hasPrefix("!") == true }) {
-                        self.warn(entry, "", "negated patterns (!…) are not supported yet; this destination is left out (allows nothing)")
-                        continue
-                    }
                     // Argo CD's own cluster is the cluster these definitions were given for.
                     if server == inClusterServer || name == "in-cluster", let cluster = self.cluster {
                         name = cluster
@@ -404,9 +394,8 @@ private struct Reader {
         app.source.recurse = true  // Flux builds the whole tree under path (a generated kustomization)
         app.cluster = cluster
         app.destination = .kubernetes(cluster: cluster, namespace: try spec["targetNamespace"]?.string())
-        if let target = spec["targetNamespace"] {
-            self.warn(target, "", "Flux sets it on every namespaced object; Tributary gives it to those that name no namespace (objects naming one keep theirs)")
-        }
+        // Flux sets it on every namespaced object, as kustomize's namespace transformer does.
+        app.overrideNamespace = spec["targetNamespace"] != nil
         let prune = try spec.required("prune").bool()
         app.syncPolicy.automated = try spec["suspend"]?.bool() == true ? nil : .init(prune: prune, selfHeal: true, allowEmpty: true)
         if let interval = try spec["interval"]?.duration() ?? source.interval { app.syncPolicy.interval = interval }

@@ -67,7 +67,12 @@ enum KubernetesPlan {
     /// - Parameter scopes: by `apiVersion kind`; a kind missing there is served by nobody.
     /// - Throws: `SyncError` naming the manifest (file and line) for an unknown kind or a
     ///   namespaced object with no namespace to go to.
-    static func prepare(_ parsed: [(Manifest, JSONValue)], app: String, namespace destination: String?, scopes: [String: Scope]) throws -> [DesiredObject] {
+    ///   - overrideNamespace: every namespaced object goes to `destination`, as kustomize's namespace
+    ///     transformer (Flux's `targetNamespace`) does, with the `default` ServiceAccount subjects of
+    ///     RoleBindings and ClusterRoleBindings.
+    static func prepare(
+        _ parsed: [(Manifest, JSONValue)], app: String, namespace destination: String?, overrideNamespace: Bool = false, scopes: [String: Scope]
+    ) throws -> [DesiredObject] {
         var result: [DesiredObject] = []
         var seen: [String: String] = [:]
         for (manifest, value) in parsed {
@@ -82,6 +87,8 @@ enum KubernetesPlan {
             switch scope {
             case .cluster:
                 metadata["namespace"] = nil
+            case .namespaced where overrideNamespace && destination != nil:
+                metadata["namespace"] = .string(destination!)
             case .namespaced where (metadata["namespace"]?.string ?? "").isEmpty:
                 guard let destination else {
                     throw SyncError(
@@ -94,6 +101,15 @@ enum KubernetesPlan {
                 break
             }
             object["metadata"] = .object(metadata)
+            if overrideNamespace, let destination, manifest.group == "rbac.authorization.k8s.io", ["RoleBinding", "ClusterRoleBinding"].contains(manifest.kind),
+                case .array(var subjects)? = object["subjects"]
+            {
+                // kustomize's default (`setRoleBindingSubjects: defaultOnly`): the `default` ServiceAccount moves with the objects.
+                for index in subjects.indices where subjects[index]["kind"]?.string == "ServiceAccount" && subjects[index]["name"]?.string == "default" {
+                    subjects[index]["namespace"] = .string(destination)
+                }
+                object["subjects"] = .array(subjects)
+            }
             guard let reference = ObjectReference(of: object) else {
                 throw SyncError(code: .render, message: "\(manifest.source): no metadata.name", sourceError: .init(file: manifest.file, line: manifest.line, message: "no metadata.name"))
             }

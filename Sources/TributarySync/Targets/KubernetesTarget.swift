@@ -12,8 +12,10 @@ import TributaryRender
 public struct KubernetesTarget: SyncTarget {
     let client: KubernetesClient
     let cluster: String
-    /// The destination namespace, given to namespaced objects that name none.
+    /// The destination namespace, given to namespaced objects that name none (to all of them with
+    /// `overrideNamespace`).
     let namespace: String?
+    let overrideNamespace: Bool
     let app: String
     let inventoryNamespace: String
     let options: AppSettings.SyncPolicy.Options
@@ -30,6 +32,7 @@ public struct KubernetesTarget: SyncTarget {
         self.project = project
         self.cluster = cluster
         if case .kubernetes(_, let namespace) = app.destination { self.namespace = namespace } else { self.namespace = nil }
+        self.overrideNamespace = app.overrideNamespace
         self.app = app.name
         self.inventoryNamespace = inventoryNamespace
         self.options = app.syncPolicy.options
@@ -231,7 +234,7 @@ public struct KubernetesTarget: SyncTarget {
                 throw Self.failure(error, doing: "discover", nil, source: manifest.source)
             }
         }
-        let objects = try KubernetesPlan.prepare(parsed, app: self.app, namespace: self.namespace, scopes: scopes)
+        let objects = try KubernetesPlan.prepare(parsed, app: self.app, namespace: self.namespace, overrideNamespace: self.overrideNamespace, scopes: scopes)
         if let project = self.project {
             for object in objects {
                 if let refusal = project.refusal(group: object.reference.group, kind: object.reference.kind, clusterScoped: object.reference.namespace.isEmpty) {
@@ -242,8 +245,7 @@ public struct KubernetesTarget: SyncTarget {
             for object in objects where !object.reference.namespace.isEmpty {
                 let namespace = object.reference.namespace
                 let asString = "kubernetes:\(self.cluster)/\(namespace)"
-                guard project.destinations.contains(where: { $0.matches(asString) })
-                    || project.clusterDestinations.contains(where: { $0.allows(name: self.cluster, server: server, namespace: namespace) })
+                guard project.allowsDestination([asString]) || project.allowsCluster(name: self.cluster, server: server, namespace: namespace)
                 else {
                     throw SyncError(code: .refused, message: "\(object.source): project \(project.name) does not allow namespace \(namespace) of cluster \(self.cluster) (\(object.reference))")
                 }
