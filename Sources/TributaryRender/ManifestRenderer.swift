@@ -27,11 +27,14 @@ public struct RenderOptions: Hashable, Sendable {
     public var substitute: [String: String] = [:]
     /// `jsonnet`: how `.jsonnet` files are evaluated. Default no variables or libraries.
     public var jsonnet = JsonnetOptions()
+    /// `kustomize`: edits to the directory's kustomization before the build. Default none.
+    public var kustomize = KustomizeOptions()
 
-    public init(recurse: Bool = false, substitute: [String: String] = [:], jsonnet: JsonnetOptions = .init()) {
+    public init(recurse: Bool = false, substitute: [String: String] = [:], jsonnet: JsonnetOptions = .init(), kustomize: KustomizeOptions = .init()) {
         self.recurse = recurse
         self.substitute = substitute
         self.jsonnet = jsonnet
+        self.kustomize = kustomize
     }
 }
 
@@ -53,8 +56,17 @@ public enum ManifestRenderer {
     public static func render(directory: String, files: [SourceFile], options: RenderOptions) throws -> [Manifest] {
         let prefix = Self.normalizedPrefix(directory)
         let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
-        if Self.kustomizationNames.contains(where: { byPath[prefix + $0] != nil }) {
+        if let name = Self.kustomizationNames.sorted().first(where: { byPath[prefix + $0] != nil }) {
+            var files = files
+            if !options.kustomize.isEmpty, let index = files.firstIndex(where: { $0.path == prefix + name }) {
+                let file = try Self.resolvingSymlink(files[index], in: byPath)
+                let edited = try KustomizationEdit.apply(options.kustomize, to: String(decoding: file.contents, as: UTF8.self), file: files[index].path)
+                files[index] = SourceFile(path: files[index].path, contents: Array(edited.utf8))
+            }
             return try Self.checkedAndOrdered(Self.renderKustomization(directory: String(prefix.dropLast()), files: files, options: options))
+        }
+        if !options.kustomize.isEmpty {
+            throw RenderError(file: prefix.isEmpty ? "." : String(prefix.dropLast()), message: "kustomize options need a kustomization.yaml in the app's path")
         }
         var selected: [SourceFile] = []
         for file in files.sorted(by: { $0.path < $1.path }) where file.path.hasPrefix(prefix) {

@@ -32,20 +32,34 @@ public enum AppRenderer {
             // give the renderer the whole tree.
             files = try await mirrors.files(at: commit, under: "", recursive: true, in: remote)
         }
-        let jsonnet = app.source.jsonnet
-        let manifests = try ManifestRenderer.render(
-            directory: app.source.path,
-            files: files.map(Self.sourceFile),
-            options: RenderOptions(
-                recurse: app.source.recurse, substitute: app.source.substitute,
-                jsonnet: JsonnetOptions(
-                    extVars: jsonnet.extVars.map { .init(name: $0.name, value: $0.value, code: $0.code) },
-                    tlas: jsonnet.tlas.map { .init(name: $0.name, value: $0.value, code: $0.code) },
-                    libs: jsonnet.libs
-                )
+        let manifests = try ManifestRenderer.render(directory: app.source.path, files: files.map(Self.sourceFile), options: Self.options(of: app.source))
+        return (manifests, readsOutsidePath)
+    }
+
+    /// The source's settings as the renderer takes them.
+    static func options(of source: AppSettings.Source) -> RenderOptions {
+        let jsonnet = source.jsonnet
+        var options = RenderOptions(
+            recurse: source.recurse, substitute: source.substitute,
+            jsonnet: JsonnetOptions(
+                extVars: jsonnet.extVars.map { .init(name: $0.name, value: $0.value, code: $0.code) },
+                tlas: jsonnet.tlas.map { .init(name: $0.name, value: $0.value, code: $0.code) },
+                libs: jsonnet.libs
             )
         )
-        return (manifests, readsOutsidePath)
+        if let kustomize = source.kustomize {
+            options.kustomize.namePrefix = kustomize.namePrefix
+            options.kustomize.nameSuffix = kustomize.nameSuffix
+            options.kustomize.namespace = kustomize.namespace
+            options.kustomize.images = kustomize.images
+            options.kustomize.commonLabels = kustomize.commonLabels
+            options.kustomize.commonAnnotations = kustomize.commonAnnotations
+            options.kustomize.forceCommonLabels = kustomize.forceCommonLabels
+            options.kustomize.forceCommonAnnotations = kustomize.forceCommonAnnotations
+            options.kustomize.replicas = kustomize.replicas.map { .init(name: $0.name, count: $0.count) }
+            options.kustomize.patches = kustomize.patches
+        }
+        return options
     }
 
     static func sourceFile(_ file: GitFile) -> SourceFile {

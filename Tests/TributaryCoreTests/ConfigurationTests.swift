@@ -54,7 +54,7 @@ struct ConfigurationTests {
         }
         let both = #expect(throws: ConfigurationError.self) { try parse("directory: {recurse: true}, helm: {}") }
         #expect(both?.key == "apps[0].source.helm")
-        #expect(both?.message == "a source is one of directory, helm or plugin; this one has directory and helm")
+        #expect(both?.message == "a source is one of directory, kustomize, helm or plugin; this one has directory and helm")
         let unknown = #expect(throws: ConfigurationError.self) { try parse("plugin: {name: cue}") }
         #expect(unknown?.key == "apps.a.source.plugin.name")
         #expect(unknown?.message == "no plugin named cue in plugins; declared: none")

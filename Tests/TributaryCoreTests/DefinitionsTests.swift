@@ -187,6 +187,29 @@ struct DefinitionsTests {
             ---
             apiVersion: argoproj.io/v1alpha1
             kind: Application
+            metadata: { name: overlay }
+            spec:
+              source:
+                repoURL: https://git.example.com/acme/infra.git
+                path: apps/web
+                kustomize:
+                  namePrefix: prod-
+                  images: [nginx=mirror/nginx:1.27]
+                  commonLabels: { env: prod }
+                  replicas: [{ name: web, count: 3 }]
+                  patches: [{ target: { kind: Deployment }, patch: "- op: replace\n  path: /spec/paused\n  value: false\n" }]
+                  version: v5.4.3
+              destination: { name: in-cluster, namespace: web }
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata: { name: composed }
+            spec:
+              source: { repoURL: https://git.example.com/acme/infra.git, path: x, kustomize: { components: [../c] } }
+              destination: { name: in-cluster, namespace: x }
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
             metadata: { name: files }
             spec:
               source: { repoURL: https://git.example.com/acme/infra.git, path: x, helm: { fileParameters: [{ name: cert, path: cert.pem }] } }
@@ -194,7 +217,12 @@ struct DefinitionsTests {
 
             """
         let definitions = try Definitions.parse(yaml: yaml, file: "sources.yaml", cluster: "prod")
-        #expect(definitions.apps.map(\.name) == ["shop", "dashboards", "cue"])
+        #expect(definitions.apps.map(\.name) == ["shop", "dashboards", "cue", "overlay"])
+        let overlay = try #require(definitions.apps[3].source.kustomize)
+        #expect(overlay.namePrefix == "prod-" && overlay.images == ["nginx=mirror/nginx:1.27"] && overlay.commonLabels == ["env": "prod"])
+        #expect(overlay.replicas.first?.count == 3 && overlay.patches.count == 1)
+        #expect(definitions.warnings.contains { $0.contains("spec.source.kustomize.version: not read by Tributary") })
+        #expect(definitions.warnings.contains { $0.contains("spec.source.kustomize.components: Kustomize components are not supported yet; the app is left out") })
         let helm = try #require(definitions.apps[0].source.helm)
         #expect(helm.releaseName == "shop-prod" && helm.valueFiles == ["values-prod.yaml"] && helm.values == "replicas: 3\n" && helm.skipCrds)
         #expect(helm.parameters.map(\.name) == ["image.tag", "debug"] && helm.parameters.map(\.forceString) == [false, true])
@@ -217,6 +245,8 @@ struct DefinitionsTests {
         #expect(native.app(named: "dashboards")?.source.jsonnet.extVars.last?.code == true)
         #expect(native.app(named: "dashboards")?.source.jsonnet.libs == ["vendor"])
         #expect(native.app(named: "cue")?.source.plugin?.parameters.first?.value == "2")
+        #expect(native.app(named: "overlay")?.source.kustomize?.replicas.first?.name == "web")
+        #expect(native.app(named: "overlay")?.source.kustomize?.patches.first?.contains("/spec/paused") == true)
     }
 
     static let flux = """

@@ -86,6 +86,47 @@ extension AppSettings.Source {
         }
     }
 
+    /// `kustomize`, as in Argo CD: edits made to the path's kustomization before it is built, as
+    /// `kustomize edit` makes them.
+    public struct Kustomize: Sendable {
+        public var namePrefix: String?
+        public var nameSuffix: String?
+        public var namespace: String?
+        /// `kustomize edit set image` arguments (`name=newName:tag`, `name:tag`, `name@digest`).
+        public var images: [String] = []
+        public var commonLabels: [String: String] = [:]
+        public var commonAnnotations: [String: String] = [:]
+        public var forceCommonLabels = false
+        public var forceCommonAnnotations = false
+        public var replicas: [(name: String, count: Int)] = []
+        /// `patches` entries as YAML.
+        public var patches: [String] = []
+
+        static let keys: Set<String> = [
+            "namePrefix", "nameSuffix", "namespace", "images", "commonLabels", "commonAnnotations", "forceCommonLabels", "forceCommonAnnotations", "replicas", "patches",
+        ]
+
+        init(node: ConfigurationNode, strict: Bool = true) throws {
+            let fields = try node.mapping(allowedKeys: strict ? Self.keys : nil)
+            self.namePrefix = try fields["namePrefix"]?.string()
+            self.nameSuffix = try fields["nameSuffix"]?.string()
+            self.namespace = try fields["namespace"]?.string()
+            self.images = try fields["images"]?.stringList() ?? []
+            for (key, value) in try fields["commonLabels"]?.mapping(allowedKeys: nil).entries ?? [] { self.commonLabels[key] = try value.string() }
+            for (key, value) in try fields["commonAnnotations"]?.mapping(allowedKeys: nil).entries ?? [] { self.commonAnnotations[key] = try value.string() }
+            self.forceCommonLabels = try fields["forceCommonLabels"]?.bool() ?? false
+            self.forceCommonAnnotations = try fields["forceCommonAnnotations"]?.bool() ?? false
+            for entry in try fields["replicas"]?.sequence() ?? [] {
+                let replica = try entry.mapping(allowedKeys: ["name", "count"])
+                self.replicas.append((try replica.required("name").string(), try replica.required("count").int(in: 0...1_000_000)))
+            }
+            for entry in try fields["patches"]?.sequence() ?? [] {
+                _ = try entry.mapping(allowedKeys: ["path", "patch", "target", "options"])
+                self.patches.append(try Yams.serialize(node: entry.node, sortKeys: false))
+            }
+        }
+    }
+
     /// `plugin`, as in Argo CD: rendered by a config-management plugin from `plugins`.
     public struct Plugin: Sendable {
         /// `name`: a plugin in `plugins`.
@@ -112,12 +153,13 @@ extension AppSettings.Source {
         }
     }
 
-    /// Reads `directory`, `helm` and `plugin` from a source mapping: at most one of them.
+    /// Reads `directory`, `kustomize`, `helm` and `plugin` from a source mapping: at most one of them.
     mutating func readKind(from source: ConfigurationMapping, strict: Bool = true) throws {
-        let given = ["directory", "helm", "plugin"].filter { source[$0] != nil }
+        let given = ["directory", "kustomize", "helm", "plugin"].filter { source[$0] != nil }
         if given.count > 1, let second = source[given[1]] {
-            throw second.error("a source is one of directory, helm or plugin; this one has \(given.joined(separator: " and "))")
+            throw second.error("a source is one of directory, kustomize, helm or plugin; this one has \(given.joined(separator: " and "))")
         }
+        if let kustomize = source["kustomize"] { self.kustomize = try Kustomize(node: kustomize, strict: strict) }
         if let directory = source["directory"] {
             let fields = try directory.mapping(allowedKeys: strict ? ["recurse", "jsonnet"] : nil)
             if let recurse = fields["recurse"] { self.recurse = try recurse.bool() }

@@ -229,6 +229,8 @@ public struct AppSettings: Sendable {
         public var substitute: [String: String] = [:]
         /// `directory.jsonnet`. Default no variables or libraries.
         public var jsonnet = Jsonnet()
+        /// `kustomize`: edits to the path's kustomization. Default nil: none.
+        public var kustomize: Kustomize?
         /// `helm`: the path is a chart rendered by `helm template`. Default nil: not a chart.
         public var helm: Helm?
         /// `plugin`: rendered by a config-management plugin. Default nil.
@@ -331,7 +333,7 @@ public struct AppSettings: Sendable {
         }
         if let project = mapping["project"] { self.project = try project.string() }
 
-        let source = try mapping.required("source").mapping(allowedKeys: ["repoURL", "targetRevision", "path", "directory", "helm", "plugin", "substitute"])
+        let source = try mapping.required("source").mapping(allowedKeys: ["repoURL", "targetRevision", "path", "directory", "kustomize", "helm", "plugin", "substitute"])
         self.source = Source(repoURL: try source.required("repoURL").string())
         if let value = source["targetRevision"] { self.source.targetRevision = try value.string() }
         if let value = source["path"] {

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 extension Definitions {
     /// The same projects and apps as Tributary's own configuration (`tributary import`): a
@@ -38,6 +39,7 @@ extension Definitions {
                 if app.source.recurse { directory.append("recurse: true") }
                 if !app.source.jsonnet.isEmpty { directory.append("jsonnet: \(Self.jsonnet(app.source.jsonnet))") }
                 if !directory.isEmpty { source.append("directory: { \(directory.joined(separator: ", ")) }") }
+                if let kustomize = app.source.kustomize { source.append("kustomize: \(Self.kustomize(kustomize))") }
                 if let helm = app.source.helm { source.append("helm: \(Self.helm(helm))") }
                 if let plugin = app.source.plugin {
                     var fields = ["name: \(Self.quoted(plugin.name))"]
@@ -94,6 +96,31 @@ extension Definitions {
         if !jsonnet.extVars.isEmpty { fields.append("extVars: \(variables(jsonnet.extVars))") }
         if !jsonnet.tlas.isEmpty { fields.append("tlas: \(variables(jsonnet.tlas))") }
         if !jsonnet.libs.isEmpty { fields.append("libs: [\(jsonnet.libs.map(Self.quoted).joined(separator: ", "))]") }
+        return "{ \(fields.joined(separator: ", ")) }"
+    }
+
+    private static func kustomize(_ kustomize: AppSettings.Source.Kustomize) -> String {
+        func map(_ values: [String: String]) -> String {
+            "{ \(values.sorted { $0.key < $1.key }.map { "\(Self.quoted($0.key)): \(Self.quoted($0.value))" }.joined(separator: ", ")) }"
+        }
+        var fields: [String] = []
+        for (key, value) in [("namePrefix", kustomize.namePrefix), ("nameSuffix", kustomize.nameSuffix), ("namespace", kustomize.namespace)] {
+            if let value { fields.append("\(key): \(Self.quoted(value))") }
+        }
+        if !kustomize.images.isEmpty { fields.append("images: [\(kustomize.images.map(Self.quoted).joined(separator: ", "))]") }
+        if !kustomize.commonLabels.isEmpty { fields.append("commonLabels: \(map(kustomize.commonLabels))") }
+        if !kustomize.commonAnnotations.isEmpty { fields.append("commonAnnotations: \(map(kustomize.commonAnnotations))") }
+        if kustomize.forceCommonLabels { fields.append("forceCommonLabels: true") }
+        if kustomize.forceCommonAnnotations { fields.append("forceCommonAnnotations: true") }
+        if !kustomize.replicas.isEmpty { fields.append("replicas: [\(kustomize.replicas.map { "{ name: \(Self.quoted($0.name)), count: \($0.count) }" }.joined(separator: ", "))]") }
+        // Each patch as JSON (a YAML flow mapping): the entries were mappings when read.
+        if !kustomize.patches.isEmpty {
+            let patches = kustomize.patches.compactMap { patch -> String? in
+                guard let object = try? Yams.load(yaml: patch), let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
+                return String(decoding: data, as: UTF8.self)
+            }
+            fields.append("patches: [\(patches.joined(separator: ", "))]")
+        }
         return "{ \(fields.joined(separator: ", ")) }"
     }
 

@@ -179,13 +179,23 @@ private struct Reader {
         }
         let source = try sourceNode.mapping(allowedKeys: nil)
         left += self.check(
-            source, supported: ["repoURL", "targetRevision", "path", "directory", "helm", "plugin"],
+            source, supported: ["repoURL", "targetRevision", "path", "directory", "kustomize", "helm", "plugin"],
             fatal: [
                 "chart": "Helm charts from a Helm or OCI repository are not supported yet (a chart in the git repository is: give its path)",
-                "kustomize": "Kustomize options (namePrefix, images, patches, ...) are not supported yet; a kustomization.yaml in the path is rendered without them",
                 "ref": "multi-source refs are not supported yet",
             ]
         )
+        if let kustomize = source["kustomize"] {
+            left += self.check(
+                try kustomize.mapping(allowedKeys: nil), supported: AppSettings.Source.Kustomize.keys,
+                fatal: [
+                    "components": "Kustomize components are not supported yet", "commonAnnotationsEnvsubst": "commonAnnotationsEnvsubst is not supported yet",
+                    "labelWithoutSelector": "labelWithoutSelector is not supported yet", "labelIncludeTemplates": "labelIncludeTemplates is not supported yet",
+                    "apiVersions": "overriding API versions is not supported yet", "kubeVersion": "overriding the Kubernetes version is not supported yet",
+                ],
+                ignored: "not read by Tributary (it builds with its own kustomize); ignored"
+            )
+        }
         if let directory = source["directory"] {
             let fields = try directory.mapping(allowedKeys: nil)
             left += self.check(
