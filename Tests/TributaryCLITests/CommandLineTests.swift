@@ -26,6 +26,25 @@ struct CommandLineTests {
         #expect(result.stderr.contains("\(file.path):3: templates.on-sync-failed.slack:"), "\(result.stderr)")
     }
 
+    @Test func checkWarnsOfAHelmOrPluginProgramThisMachineLacks() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("renderers-\(UUID().uuidString).yaml")
+        try Data("""
+            helm: { command: /nonexistent/helm }
+            plugins: [{ name: cue, generate: { command: [cue-not-installed-here, export] } }, { name: shell, generate: { command: [sh, -c, "cat *.yaml"] } }]
+            apps:
+              - { name: chart, source: { repoURL: "https://git.example.com/a.git", path: c, helm: {} }, destination: { directory: /tmp/c } }
+              - { name: cue, source: { repoURL: "https://git.example.com/a.git", path: q, plugin: { name: cue } }, destination: { directory: /tmp/q } }
+              - { name: shell, source: { repoURL: "https://git.example.com/a.git", path: s, plugin: { name: shell } }, destination: { directory: /tmp/s } }
+
+            """.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try await TributaryProcess(["check", "--config", file.path]).finish()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("\(file.path):4: apps.chart: helm runs /nonexistent/helm, which is not there here"), "\(result.stderr)")
+        #expect(result.stderr.contains("apps.cue: plugin cue runs cue-not-installed-here, which is not on PATH here"))
+        #expect(!result.stderr.contains("apps.shell"))
+    }
+
     @Test func consumingCommandsRefuseToStartWithoutAConfiguration() async throws {
         for command in ["worker", "notify", "plan"] {
             let result = try await TributaryProcess([command, "--brokers", "127.0.0.1:1"]).finish()
