@@ -164,6 +164,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The status API: a read model of every app built from the topics, served over HTTP.
+        .target(
+            name: "TributaryServer",
+            dependencies: [
+                "TributaryKafkaBinding",
+                "TributaryCore",
+                "TributaryKafka",
+                "TributaryStage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "tributary",
             dependencies: [
@@ -179,6 +193,7 @@ let package = Package(
                 "TributaryPlanner",
                 "TributarySync",
                 "TributaryNotify",
+                "TributaryServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -265,6 +280,18 @@ let package = Package(
         .testTarget(
             name: "TributaryKubernetesTests",
             dependencies: ["TributaryKubernetes", "TributaryTestSupport"]
+        ),
+        .testTarget(
+            name: "TributaryServerTests",
+            dependencies: [
+                "TributaryServer",
+                "TributaryKafkaBinding",
+                "TributaryCore",
+                "TributaryKafka",
+                "TributaryTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "TributaryRenderTests",

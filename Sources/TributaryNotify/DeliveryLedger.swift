@@ -7,21 +7,8 @@ import TributaryKafka
 /// One partition of `<prefix>.delivered`: which notifications are done, and when each (sink,
 /// app, trigger) was last delivered (for `minInterval`).
 final class DeliveryLedger: Sendable {
-    enum Outcome: String, Codable, Sendable {
-        case delivered
-        case deadLettered = "dead-lettered"
-        /// Within the trigger's `minInterval` of the previous one.
-        case suppressed
-    }
-
-    struct Entry: Codable, Sendable {
-        var sink: String
-        var app: String
-        var trigger: String
-        var revision: String
-        var outcome: Outcome
-        var at: Date
-    }
+    typealias Outcome = DeliveryRecord.Outcome
+    typealias Entry = DeliveryRecord
 
     private struct State {
         var done: Set<String> = []

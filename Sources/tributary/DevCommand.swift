@@ -8,7 +8,7 @@ import TributaryKafka
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run the embedded broker, the listener, the planner, the workers and the notifier in one process."
+        abstract: "Run the embedded broker, the listener, the planner, the workers, the notifier and (when server is configured) the status server in one process."
     )
 
     @OptionGroup var options: CommonOptions
@@ -40,6 +40,9 @@ struct DevCommand: AsyncParsableCommand {
         }
         if !configuration.notifications.subscriptions.isEmpty {
             services += try NotifierServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)
+        }
+        if !configuration.server.tokens.isEmpty || configuration.server.allowUnauthenticated {
+            services += try ServerServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)
         }
         printLine("BOOTSTRAP=\(connection.bootstrapServers)")
         logger.info(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TributaryCore
 import TributaryKafka
+import TributaryKafkaBinding
 
 /// `tributary suspend` and `resume`: an app's automated sync stopped or started again for every
 /// worker, through the compacted `<prefix>.controls` topic (Flux's `suspend`).
@@ -61,9 +62,7 @@ struct AppControlOptions: ParsableArguments {
             throw Failure(message: "topic \(topic) does not exist: create it (compacted) beside the other Tributary topics")
         }
         let control = AppControl(app: self.app, suspended: suspended, by: self.by ?? ProcessInfo.processInfo.userName, reason: self.reason)
-        var record = KafkaProducerMessage(topic: topic, key: self.app, value: Array(try TributaryJSON.encode(control)))
-        // As every Kafka client partitions a key, so compaction keeps one record per app.
-        record.partition = KafkaPartitioner.partition(forKey: self.app, partitionCount: partitionCount)
+        let record = try control.kafkaMessage(topic: topic, partitionCount: partitionCount)
         do {
             _ = try await producer.deliver(record)
         } catch {

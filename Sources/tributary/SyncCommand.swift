@@ -60,13 +60,7 @@ struct SyncCommand: AsyncParsableCommand {
         guard let partitionCount = try await producer.partitionCounts(timeout: .seconds(10))[topic] else {
             throw ValidationError("topic \(topic) does not exist: are the workers' broker and topics up?")
         }
-        let now = Date()
-        var request = SyncRequest(
-            app: app.name, cluster: app.cluster, repository: RepositoryKey(url: app.source.repoURL)?.rawValue ?? "", ref: self.revision ?? app.source.targetRevision,
-            revision: "", before: String(repeating: "0", count: 40), touchesPath: true, deleted: false, partitionCount: partitionCount,
-            changeID: id, deliveryID: "manual-\(id)", receivedAt: now, plannedAt: now
-        )
-        request.manual = .init(prune: self.prune || (app.syncPolicy.automated?.prune ?? false), dryRun: self.dryRun)
+        let request = SyncRequest.manual(for: app, revision: self.revision, prune: self.prune, dryRun: self.dryRun, partitionCount: partitionCount, id: id)
         let event = try CloudEvent(id: id, source: "tributary/cli/\(ProcessInfo.processInfo.hostName)", type: SyncRequest.eventType, subject: app.name, payload: request)
         var record = event.kafkaMessage(topic: topic, key: app.name)
         record.partition = KafkaPartitioner.partition(forKey: app.name, partitionCount: partitionCount)

@@ -7,6 +7,8 @@ public struct TributaryConfiguration: Sendable {
     public var file: String
     public var kafka: KafkaSettings
     public var listener: ListenerSettings
+    /// `server`: the status API.
+    public var server = ServerSettings()
     public var webhooks: WebhookSettings
     /// `repositories`: clone URLs and credentials.
     public var repositories: [RepositorySettings] = []
@@ -63,6 +65,7 @@ public struct TributaryConfiguration: Sendable {
             switch key {
             case "kafka": configuration.kafka = try KafkaSettings(node: node)
             case "listener": configuration.listener = try ListenerSettings(node: node)
+            case "server": configuration.server = try ServerSettings(node: node)
             case "webhooks": configuration.webhooks = try WebhookSettings(node: node)
             case "repositories": configuration.repositories = try node.sequence().map(RepositorySettings.init(node:))
             case "projects": configuration.projects += try node.sequence().map(ProjectSettings.init(node:))
@@ -215,7 +218,7 @@ public struct TributaryConfiguration: Sendable {
         return self.repositories.first { $0.url == url || (key != nil && RepositoryKey(url: $0.url) == key) }
     }
 
-    static let topLevelKeys: Set<String> = ["kafka", "listener", "webhooks", "repositories", "projects", "clusters", "definitions", "apps", "helm", "plugins", "sinks", "triggers", "subscriptions", "templates"]
+    static let topLevelKeys: Set<String> = ["kafka", "listener", "server", "webhooks", "repositories", "projects", "clusters", "definitions", "apps", "helm", "plugins", "sinks", "triggers", "subscriptions", "templates"]
 }
 
 extension ConfigurationError {

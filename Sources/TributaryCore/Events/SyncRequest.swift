@@ -72,3 +72,21 @@ public struct SyncRequest: Codable, Hashable, Sendable {
         self.plannedAt = plannedAt
     }
 }
+
+extension SyncRequest {
+    /// A sync asked for by hand (`tributary sync`, the status API), for the worker that owns the app.
+    ///
+    /// - Parameters:
+    ///   - revision: what to sync; nil for the app's `targetRevision`.
+    ///   - prune: with prune even when the app's `automated.prune` is off.
+    ///   - id: the request's id, also its `changeID` (the resulting sync event carries it).
+    public static func manual(for app: AppSettings, revision: String?, prune: Bool, dryRun: Bool, partitionCount: Int, id: String, now: Date = Date()) -> SyncRequest {
+        var request = SyncRequest(
+            app: app.name, cluster: app.cluster, repository: RepositoryKey(url: app.source.repoURL)?.rawValue ?? "", ref: revision ?? app.source.targetRevision,
+            revision: "", before: String(repeating: "0", count: 40), touchesPath: true, deleted: false, partitionCount: partitionCount,
+            changeID: id, deliveryID: "manual-\(id)", receivedAt: now, plannedAt: now
+        )
+        request.manual = .init(prune: prune || (app.syncPolicy.automated?.prune ?? false), dryRun: dryRun)
+        return request
+    }
+}
