@@ -5,8 +5,8 @@ import Logging
 import ServiceLifecycle
 import TributaryCore
 
-/// The status API (`/api/v1`), answered from the read model. Every route but `/healthz` and
-/// `/readyz` needs a bearer token (401 without one); actions need the operator role (403 without);
+/// The status API (`/api/v1`), answered from the read model, and the dashboard (`/`). Every route
+/// but the dashboard page, `/healthz` and `/readyz` needs a bearer token (401 without one); actions need the operator role (403 without);
 /// a token sees only its projects' apps (others are 404, as if absent).
 public struct StatusServer: Sendable {
     let model: StatusModel
@@ -34,6 +34,15 @@ public struct StatusServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "alive\n" }
+        // The dashboard holds no data: it asks the API, with the token the user gives it.
+        router.get("/") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            headers[.cacheControl] = "no-cache"
+            headers[HTTPField.Name("Content-Security-Policy")!] = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+            headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
         router.get("/readyz") { _, _ -> Response in
             let ready = self.model.isLoaded
             return Response(status: ready ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "rebuilding from the topics\n")))

@@ -197,4 +197,40 @@ final class StatusServerTests: Sendable {
             #expect(!received().contains("hidden"))
         }
     }
+
+    @Test func theDashboardRendersTheAppsAndALiveEventUpdatesARowWithoutReload() async throws {
+        try await self.publish(Self.event("web", .succeeded, revision: "0ld0ld0ld0ld0ld0"))
+        try await self.publish(Self.event("cart", .failed, revision: "bad"))
+        let (_, server) = try await self.startServer()
+        try await Application(router: server.router()).test(.live) { client in
+            let port = try #require(client.port)
+            try FileManager.default.createDirectory(at: DashboardBrowser.artifacts, withIntermediateDirectories: true)
+            let output = DashboardBrowser.artifacts.appendingPathComponent("dashboard-browser.log").path
+            FileManager.default.createFile(atPath: output, contents: nil)
+            let browser = Process()
+            browser.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            let revision = "1ive1ive1ive1ive1ive"
+            // The viewer sees the default project's app only; its Sync button must be refused.
+            browser.arguments = ["python3", DashboardBrowser.script, "http://127.0.0.1:\(port)/", "viewer-token", revision, DashboardBrowser.artifacts.path]
+            browser.standardOutput = FileHandle(forWritingAtPath: output)
+            browser.standardError = FileHandle(forWritingAtPath: output)
+            try browser.run()
+            defer { if browser.isRunning { browser.terminate() } }
+            func log() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+            try await waitUntil("the dashboard rendered in Chromium", timeout: .seconds(90)) { log().contains("RENDERED") || log().contains("FAILED") || !browser.isRunning }
+            #expect(log().contains("RENDERED"), "\(log())")
+            try await self.publish(Self.event("web", .succeeded, revision: revision))
+            try await waitUntil("the browser to finish", timeout: .seconds(90)) { !browser.isRunning }
+            let lines = log()
+            #expect(browser.terminationStatus == 0, "\(lines)")
+            #expect(lines.contains("ROWS web\n"), "\(lines)")  // cart is another project's
+            #expect(lines.contains("WEB Synced 0ld0ld0ld0ld"))
+            #expect(lines.contains("LIVE 1ive1ive1ive marker=kept"))
+            #expect(lines.contains("SYNC Not allowed: this token may only read"))
+            #expect(lines.contains("OK"))
+            let phoneWidth = lines.split(separator: "\n").first { $0.hasPrefix("PHONE_WIDTH ") }.flatMap { Int($0.dropFirst(12)) } ?? .max
+            #expect(phoneWidth <= 390, "the apps page scrolls sideways on a phone: \(phoneWidth) px")
+            #expect(FileManager.default.fileExists(atPath: DashboardBrowser.artifacts.appendingPathComponent("dashboard-apps.png").path))
+        }
+    }
 }

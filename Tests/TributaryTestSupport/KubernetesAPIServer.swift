@@ -108,11 +108,3 @@ public final class KubernetesAPIServer: @unchecked Sendable {
         self.process?.stop()
     }
 }
-
-/// `Fixtures/helm-standin.py`: checks `helm template`'s arguments and prints a ConfigMap per
-/// template; Helm itself cannot be installed on these machines.
-public enum HelmStandIn {
-    public static var path: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/helm-standin.py").path
-    }
-}
