@@ -47,6 +47,9 @@ public struct StatusServer: Sendable {
             let ready = self.model.isLoaded
             return Response(status: ready ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "rebuilding from the topics\n")))
         }
+        router.get("/api/v1/openapi.yaml") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+        }
         router.get("/metrics") { request, _ -> Response in
             _ = try self.authenticate(request)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: self.metrics())))
@@ -100,14 +103,14 @@ public struct StatusServer: Sendable {
             let (app, actions, _) = try self.operate(request, context)
             let body = try await Self.decodeBody(request, as: SyncBody.self) ?? SyncBody()
             let id = try await actions.sync(app, revision: body.revision, prune: body.prune ?? false, dryRun: body.dryRun ?? false)
-            return try Self.json(["requestID": id, "app": app.name], status: .accepted)
+            return try Self.json(SyncAccepted(requestID: id, app: app.name), status: .accepted)
         }
         for (route, suspended) in [("suspend", true), ("resume", false)] {
             router.post("/api/v1/apps/:name/\(route)") { request, context -> Response in
                 let (app, actions, principal) = try self.operate(request, context)
                 let body = try await Self.decodeBody(request, as: ControlBody.self) ?? ControlBody()
                 try await actions.control(AppControl(app: app.name, suspended: suspended, by: principal.name ?? "api", reason: body.reason))
-                return try Self.json(["app": app.name, "suspended": suspended ? "true" : "false"], status: .accepted)
+                return try Self.json(ControlAccepted(app: app.name, suspended: suspended), status: .accepted)
             }
         }
         return router
@@ -125,6 +128,14 @@ public struct StatusServer: Sendable {
         var dryRun: Bool?
     }
     struct ControlBody: Codable { var reason: String? }
+    struct SyncAccepted: Codable {
+        var requestID: String
+        var app: String
+    }
+    struct ControlAccepted: Codable {
+        var app: String
+        var suspended: Bool
+    }
 
     /// 401 with `WWW-Authenticate: Bearer` unless the request's token is known.
     func authenticate(_ request: Request) throws -> Principal {

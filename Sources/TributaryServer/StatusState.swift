@@ -123,6 +123,10 @@ public struct StatusState: Sendable {
     private var pushOrder: [String] = []
     /// Notification deduplication key → delivery id, to attach the ledger's outcome.
     private var notificationPushes: [String: String] = [:]
+    /// The ledger's records by key, oldest first: the topics are read side by side, so a record
+    /// may come before the notification it records.
+    private var delivered: [String: DeliveryRecord] = [:]
+    private var deliveredOrder: [String] = []
 
     /// - Parameter apps: the configured apps, shown before any event about them.
     public init(apps: [AppSettings], limits: Limits = .init()) {
@@ -197,13 +201,21 @@ public struct StatusState: Sendable {
         guard let delivery = notification.sync.deliveryID else { return }
         let key = notification.deduplicationKey
         self.notificationPushes[key] = delivery
+        let record = self.delivered[key]
         self.updatePush(delivery) { push in
             guard !push.notifications.contains(where: { $0.key == key }) else { return }
-            push.notifications.append(.init(sink: notification.sink, app: notification.app, trigger: notification.trigger, revision: notification.revision))
+            push.notifications.append(.init(
+                sink: notification.sink, app: notification.app, trigger: notification.trigger, revision: notification.revision, outcome: record?.outcome, at: record?.at
+            ))
         }
     }
 
     public mutating func apply(delivered record: DeliveryRecord, key: String) {
+        if self.delivered.updateValue(record, forKey: key) == nil {
+            self.deliveredOrder.append(key)
+            // As many as the remembered pushes can plausibly have caused.
+            if self.deliveredOrder.count > self.limits.pushes * 20 { self.delivered[self.deliveredOrder.removeFirst()] = nil }
+        }
         guard let delivery = self.notificationPushes[key], var push = self.pushes[delivery] else { return }
         for index in push.notifications.indices where push.notifications[index].key == key {
             push.notifications[index].outcome = record.outcome

@@ -233,4 +233,57 @@ final class StatusServerTests: Sendable {
             #expect(FileManager.default.fileExists(atPath: DashboardBrowser.artifacts.appendingPathComponent("dashboard-apps.png").path))
         }
     }
+
+    @Test func theOpenAPIDocumentDescribesRealResponses() async throws {
+        let change = ChangeEvent(
+            provider: "github", deliveryID: "push-doc", repository: .init(key: "git.example.com/acme/infra", cloneURLs: []), ref: "refs/heads/main",
+            before: String(repeating: "0", count: 40), after: "d0c", pusher: "alice"
+        )
+        _ = try await self.producer.deliver(try CloudEvent(source: "test", type: ChangeEvent.eventType, payload: change).kafkaMessage(topic: self.topics.changes, key: change.repository.key))
+        var failed = Self.event("cart", .failed, revision: "b2")
+        failed.message = "cart/bad.yaml:3: invalid YAML"
+        try await self.publish(failed)
+        var synced = Self.event("web", .succeeded, revision: "d0c", delivery: "push-doc")
+        synced.resources = .init(created: 1)
+        synced.timings = .init(fetchMilliseconds: 1, renderMilliseconds: 2, applyMilliseconds: 3)
+        synced.health = .init(status: "Healthy")
+        try await self.publish(synced)
+        var observed = Self.event("web", .outOfSync, revision: "e0f")
+        observed.difference = .init(update: ["configmap_shop_web.yaml"])
+        try await self.publish(observed)
+        let notification = NotificationEvent(sink: "slack", app: "web", trigger: "on-sync-succeeded", revision: "d0c", syncEventID: "x", sync: synced)
+        _ = try await self.producer.deliver(try CloudEvent(source: "test", type: NotificationEvent.eventType, payload: notification).kafkaMessage(topic: self.topics.notifications, key: "slack/web"))
+        let record = DeliveryRecord(sink: "slack", app: "web", trigger: "on-sync-succeeded", revision: "d0c", outcome: .delivered, at: Date())
+        _ = try await self.producer.deliver(KafkaProducerMessage(topic: self.topics.delivered, key: notification.deduplicationKey, value: Array(try TributaryJSON.encode(record))))
+
+        let (model, server) = try await self.startServer()
+        try await waitUntil("the delivery recorded") { model.read { $0.push("push-doc")?.notifications.first?.outcome } != nil }
+        try await Application(router: server.router()).test(.live) { client in
+            var samples: [[String: Any]] = []
+            func sample(_ operation: String, _ method: HTTPRequest.Method, _ path: String, token: String? = "operator-token", body: String? = nil) async throws {
+                var headers = HTTPFields()
+                if let token { headers[.authorization] = "Bearer \(token)" }
+                let response = try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+                samples.append(["operationId": operation, "status": Int(response.status.code), "body": try JSONSerialization.jsonObject(with: Data(buffer: response.body))])
+            }
+            try await sample("listApps", .get, "/api/v1/apps")
+            try await sample("listApps", .get, "/api/v1/apps", token: nil)
+            try await sample("getApp", .get, "/api/v1/apps/cart")
+            try await sample("getApp", .get, "/api/v1/apps/web")
+            try await sample("getApp", .get, "/api/v1/apps/nowhere")
+            try await sample("getPush", .get, "/api/v1/pushes/push-doc")
+            try await sample("syncApp", .post, "/api/v1/apps/web/sync", body: #"{"dryRun": true, "prune": false}"#)
+            try await sample("syncApp", .post, "/api/v1/apps/web/sync", token: "viewer-token")
+            try await sample("suspendApp", .post, "/api/v1/apps/web/suspend", body: #"{"reason": "docs"}"#)
+            try await sample("resumeApp", .post, "/api/v1/apps/web/resume")
+            let document = try await client.execute(uri: "/api/v1/openapi.yaml", method: .get)
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try Data(buffer: document.body).write(to: directory.appendingPathComponent("openapi.yaml"))
+            try JSONSerialization.data(withJSONObject: samples).write(to: directory.appendingPathComponent("samples.json"))
+            let result = try run(["python3", OpenAPICheck.script, directory.appendingPathComponent("openapi.yaml").path, directory.appendingPathComponent("samples.json").path])
+            #expect(result == "10 responses match the document", "\(result)")
+        }
+    }
 }

@@ -75,6 +75,12 @@ struct StatusStateTests {
         #expect(push.notifications.first?.outcome == nil)
         state.apply(delivered: DeliveryRecord(sink: "team-slack", app: "cart", trigger: "on-sync-succeeded", revision: "f00d", outcome: .delivered, at: synced.finishedAt), key: notification.deduplicationKey)
         #expect(state.push("d-1")?.notifications.first?.outcome == .delivered)
+
+        // The ledger's record may be read before the notification it records.
+        var early = StatusState(apps: [])
+        early.apply(delivered: DeliveryRecord(sink: "team-slack", app: "cart", trigger: "on-sync-succeeded", revision: "f00d", outcome: .deadLettered, at: synced.finishedAt), key: notification.deduplicationKey)
+        early.apply(notification: notification)
+        #expect(early.push("d-1")?.notifications.first?.outcome == .deadLettered)
     }
 
     @Test func historyAndPushesAreBounded() {

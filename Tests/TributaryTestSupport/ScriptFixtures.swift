@@ -20,3 +20,10 @@ public enum DashboardBrowser {
             .appendingPathComponent(".build/test-artifacts")
     }
 }
+
+/// `Fixtures/openapi-check.py`: validates real responses against an OpenAPI document (jsonschema).
+public enum OpenAPICheck {
+    public static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/openapi-check.py").path
+    }
+}
