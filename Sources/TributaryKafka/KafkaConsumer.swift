@@ -143,6 +143,32 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Records not yet consumed-and-committed, summed per topic over this member's assignment: the
+    /// high watermark librdkafka last saw in a fetch (no request is made for it) minus the group's
+    /// committed offset (`committed: true`, a request to the coordinator) or this member's position.
+    /// Partitions whose high watermark is not known yet are left out.
+    public func lag(committed: Bool, timeout: Duration = .seconds(2)) async throws -> [String: Int64] {
+        let assignment = try self.assignment()
+        guard !assignment.isEmpty else { return [:] }
+        let client = self.client
+        return try await self.blockingQueue.run {
+            try KafkaTopicPartition.withPartitionList(assignment) { list in
+                let error = committed ? rd_kafka_committed(client.handle, list, Int32(clamping: timeout.milliseconds)) : rd_kafka_position(client.handle, list)
+                guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdKafka: error, context: "cannot read consumer offsets") }
+                var lag: [String: Int64] = [:]
+                for entry in KafkaTopicPartition.array(from: list) {
+                    var low: Int64 = 0
+                    var high: Int64 = 0
+                    guard rd_kafka_get_watermark_offsets(client.handle, entry.topic, entry.partition.rawValue, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
+                    // Nothing committed or consumed yet: everything still held is behind.
+                    let at = entry.offset.rawValue >= 0 ? entry.offset.rawValue : low
+                    lag[entry.topic, default: 0] += max(0, high - at)
+                }
+                return lag
+            }
+        }
+    }
+
     /// Whether `partition` of `topic` is assigned to this member right now. Messages are returned
     /// only after the assignment that brought their partition, so this is true for every message
     /// until its partition is revoked.

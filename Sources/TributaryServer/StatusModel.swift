@@ -12,6 +12,7 @@ public final class StatusModel: Sendable {
     private let state: Mutex<StatusState>
     private let subscribers = Mutex<[UUID: AsyncStream<SyncSummary>.Continuation]>([:])
     private let loaded = Mutex(false)
+    private let follower = Mutex<TopicFollower?>(nil)
 
     public init(state: StatusState) {
         self.state = Mutex(state)
@@ -61,8 +62,9 @@ public final class StatusModel: Sendable {
     }
 
     /// The service that fills the model from the topics: every partition of each, from the beginning.
+    /// The last one made reports its lag on the server's `/metrics`.
     public func reader(topics: TributaryTopics, kafka: KafkaConfiguration, logger: Logger) -> TopicFollower {
-        TopicFollower(
+        let follower = TopicFollower(
             topics: [topics.changes, topics.sync, topics.notifications, topics.delivered], kafka: kafka, name: "status-reader", logger: logger,
             handle: { [self] message in self.apply(message, topics: topics) },
             caughtUp: { [self] in
@@ -70,5 +72,12 @@ public final class StatusModel: Sendable {
                 logger.info("Status rebuilt from the topics")
             }
         )
+        self.follower.withLock { $0 = follower }
+        return follower
+    }
+
+    /// The reader's `tributary_consumer_lag`.
+    func renderLag() -> String {
+        self.follower.withLock { $0 }?.renderLag() ?? ""
     }
 }

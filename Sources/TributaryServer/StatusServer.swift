@@ -181,7 +181,7 @@ public struct StatusServer: Sendable {
             ].map { "\($0.0)=\"\(Self.escaped($0.1))\"" }.joined(separator: ",")
             lines.append("tributary_app_info{\(labels)} 1")
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.joined(separator: "\n") + "\n" + self.model.renderLag()
     }
 
     static func escaped(_ value: String) -> String {

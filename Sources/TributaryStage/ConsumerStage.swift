@@ -47,6 +47,8 @@ public final class ConsumerStage: Service, Sendable {
 
     public let options: Options
     private let consumerConfiguration: KafkaConsumerConfiguration
+    /// Per topic, measured every 5 s in the commit loop (a request to the group coordinator).
+    private let lag = Mutex<[String: Int64]>([:])
     private let producer: KafkaProducer
     private let handler: Handler
     private let onRebalance: RebalanceObserver?
@@ -96,7 +98,15 @@ public final class ConsumerStage: Service, Sendable {
 
     /// Prometheus text for this stage.
     public func renderMetrics() -> String {
-        self.metrics.render(stalledPartitions: self.state.withLock { $0.stalled.count })
+        self.metrics.render(stalledPartitions: self.state.withLock { $0.stalled.count }) + Self.renderLag(group: self.options.groupID, self.lag.withLock { $0 })
+    }
+
+    /// `tributary_consumer_lag{group,topic}`: what `lag` last measured.
+    public static func renderLag(group: String, _ lag: [String: Int64]) -> String {
+        guard !lag.isEmpty else { return "" }
+        var lines = ["# HELP tributary_consumer_lag Records behind the newest, summed over this member's partitions of the topic.", "# TYPE tributary_consumer_lag gauge"]
+        for (topic, value) in lag.sorted(by: { $0.key < $1.key }) { lines.append("tributary_consumer_lag{group=\"\(group)\",topic=\"\(topic)\"} \(value)") }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     public func run() async throws {
@@ -304,9 +314,14 @@ public final class ConsumerStage: Service, Sendable {
     }
 
     private func commitLoop(_ consumer: KafkaConsumer) async {
+        var lastLag = ContinuousClock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: self.options.commitInterval)
             defer { self.metrics.recordCommitRound() }
+            if ContinuousClock.now - lastLag >= .seconds(5) {
+                lastLag = .now
+                if let lag = try? await consumer.lag(committed: true) { self.lag.withLock { $0 = lag } }
+            }
             guard self.state.withLock({ state in defer { state.offsetsStored = false }; return state.offsetsStored }) else { continue }
             do {
                 try await consumer.commit()

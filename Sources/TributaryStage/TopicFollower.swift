@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TributaryKafka
 
 /// Reads every partition of some topics from their beginning — first to the end they had when
@@ -16,6 +17,7 @@ public final class TopicFollower: Service, Sendable {
     private let logger: Logger
     private let handle: @Sendable (KafkaConsumerMessage) -> Void
     private let caughtUp: @Sendable () -> Void
+    private let lag = Mutex<[String: Int64]>([:])
 
     /// - Parameters:
     ///   - name: names the throwaway consumer group (`tributary-<name>-<random>`) and log lines.
@@ -31,6 +33,12 @@ public final class TopicFollower: Service, Sendable {
         self.logger = logger
         self.handle = handle
         self.caughtUp = caughtUp
+    }
+
+    /// `tributary_consumer_lag` for this reader (group `tributary-<name>`): records not yet read,
+    /// measured every 5 s.
+    public func renderLag() -> String {
+        ConsumerStage.renderLag(group: "tributary-\(self.name)", self.lag.withLock { $0 })
     }
 
     public func run() async throws {
@@ -77,6 +85,13 @@ public final class TopicFollower: Service, Sendable {
                 self.caughtUp()
             }
             if remaining.isEmpty { arrived() }
+            let measuring = Task {
+                while !Task.isCancelled {
+                    if let lag = try? await reader.lag(committed: false) { self.lag.withLock { $0 = lag } }
+                    try? await Task.sleep(for: .seconds(5))
+                }
+            }
+            defer { measuring.cancel() }
             for try await message in reader.messages.cancelOnGracefulShutdown() {
                 self.handle(message)
                 let key = "\(message.topic)/\(message.partition.rawValue)"

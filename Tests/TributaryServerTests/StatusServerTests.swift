@@ -124,6 +124,10 @@ final class StatusServerTests: Sendable {
 
             let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer viewer-token"])
             #expect(String(buffer: metrics.body).contains(#"tributary_app_info{app="web",project="default",cluster="",sync_status="Synced",health=""} 1"#))
+            try await waitUntil("the reader's lag on /metrics", timeout: .seconds(30)) {
+                let text = String(buffer: try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer viewer-token"]).body)
+                return text.contains("tributary_consumer_lag{group=\"tributary-status-reader\",topic=\"\(self.topics.sync)\"} 0")
+            }
         }
 
         // A second replica, or this one restarted, rebuilds the same state from the topics.

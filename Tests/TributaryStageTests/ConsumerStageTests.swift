@@ -124,8 +124,11 @@ struct ConsumerStageTests {
             try await self.waitForCommitPasses(of: stage)
             // ...but the partition is not committed past the slow one.
             #expect(try await self.committed(group: group, topic: source) < 1)
+            // The lag counts from the committed offset: all 21 are behind while the first is held.
+            try await waitUntil("the lag gauge at 21", timeout: .seconds(30)) { stage.renderMetrics().contains("tributary_consumer_lag{group=\"\(group)\",topic=\"\(source)\"} 21") }
             releaseSlow.withLock { $0 = true }
             try await waitUntil("everything committed", timeout: .seconds(30)) { try await self.committed(group: group, topic: source) == 21 }
+            try await waitUntil("the lag gauge at 0", timeout: .seconds(30)) { stage.renderMetrics().contains("tributary_consumer_lag{group=\"\(group)\",topic=\"\(source)\"} 0") }
         }
         await writer.shutdown()
         let order = seen.withLock { $0 }
