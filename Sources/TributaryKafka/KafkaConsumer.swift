@@ -28,6 +28,9 @@ public final class KafkaConsumer: Sendable {
     private let pollQueue = DispatchQueue(label: "tributary.kafka.consumer.poll")
     /// Serves blocking commits and metadata requests, so they don't wait behind a poll.
     private let blockingQueue = DispatchQueue(label: "tributary.kafka.consumer.blocking")
+    /// Messages polled in a batch and not yet returned by `messages`, last first (so `popLast` is next).
+    private let buffered = Mutex<[KafkaConsumerMessage]>([])
+    static let pollBatch = 256
 
     /// Assignment changes, in order. Buffered: reading it is optional.
     public let events: AsyncStream<KafkaConsumerEvent>
@@ -234,18 +237,28 @@ public final class KafkaConsumer: Sendable {
 
     /// Waits for the next message. Returns `nil` once the consumer is closed.
     func nextMessage() async throws -> KafkaConsumerMessage? {
+        if self.isClosed.isSet { return nil }
+        // What an earlier poll already took from librdkafka: no queue hop per message.
+        if let buffered = self.buffered.withLock({ $0.popLast() }) { return buffered }
         let cancelled = StopFlag()
         let client = self.client
         let isClosed = self.isClosed
         let logger = self.logger
         let context = self.context
-        return try await withTaskCancellationHandler {
-            try await self.pollQueue.run {
+        let batch = try await withTaskCancellationHandler {
+            try await self.pollQueue.run { () throws -> [KafkaConsumerMessage] in
                 // Short polls so that close and cancellation are noticed within 100 ms.
+                var batch: [KafkaConsumerMessage] = []
                 while true {
-                    if isClosed.isSet { return nil }
+                    if isClosed.isSet { return batch }
                     if cancelled.isSet { throw CancellationError() }
-                    guard let message = rd_kafka_consumer_poll(client.handle, 100) else { continue }
+                    // The first message waits up to 100 ms; then whatever else is ready, up to a
+                    // batch — one hop to this queue per batch rather than per message (it was most of
+                    // the time a reader spent on a topic read from its beginning).
+                    guard let message = rd_kafka_consumer_poll(client.handle, batch.isEmpty ? 100 : 0) else {
+                        if batch.isEmpty { continue }
+                        return batch
+                    }
                     defer { rd_kafka_message_destroy(message) }
                     let error = message.pointee.err
                     if error == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -253,17 +266,24 @@ public final class KafkaConsumer: Sendable {
                         // Rebalance callbacks run inside the poll on this queue, so this is the
                         // assignment the message was fetched under.
                         copy.assignmentGeneration = context.generation(of: KafkaTopicPartition(topic: copy.topic, partition: copy.partition)) ?? 0
-                        return copy
+                        batch.append(copy)
+                        if batch.count == Self.pollBatch { return batch }
+                        continue
                     }
                     let kafkaError = KafkaError(rdKafka: error, context: "consume")
                     if kafkaError.isFatal { throw kafkaError }
                     logger.warning("Kafka consumer error", metadata: ["error": "\(kafkaError)"])
+                    if !batch.isEmpty { return batch }
                 }
             }
         } onCancel: {
             cancelled.set()
         }
+        guard let first = batch.first else { return nil }
+        self.buffered.withLock { $0 = batch.dropFirst().reversed() }
+        return first
     }
+
 }
 
 /// The messages of a `KafkaConsumer` as an `AsyncSequence`.

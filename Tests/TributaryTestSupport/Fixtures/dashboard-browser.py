@@ -39,22 +39,29 @@ try:
     wait.until(conditions.presence_of_element_located((By.ID, "token"))).send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "#login button").click()
     wait.until(conditions.presence_of_element_located((By.ID, "app-web")))
-    rows = driver.find_elements(By.CSS_SELECTOR, "#apps tr")
-    say("ROWS " + ",".join(row.get_attribute("data-app") for row in rows))
-    say("WEB " + driver.find_element(By.CSS_SELECTOR, "#app-web .sync").text + " " + driver.find_element(By.CSS_SELECTOR, "#app-web .revision").text)
+    say("ROWS " + driver.execute_script("return [...document.querySelectorAll('#apps tr')].map((r) => r.dataset.app).join(',');"))
+    say("WEB " + driver.execute_script("return document.querySelector('#app-web .sync').innerText + ' ' + document.querySelector('#app-web .revision').innerText;"))
     say("RENDER_MS %d" % ((time.monotonic() - started) * 1000))
     # A marker that a reload would lose: the update must arrive in this page.
     driver.execute_script("window.__tributaryMarker = 'kept';")
     say("RENDERED")
-    wait.until(lambda d: new_revision[:12] in d.find_element(By.CSS_SELECTOR, "#app-web .revision").text)
+    # Read through the DOM each time: the live update replaces the row (a held element goes stale).
+    revision = lambda d: d.execute_script("const cell = document.querySelector('#app-web .revision'); return cell ? cell.textContent : '';")
+    wait.until(lambda d: new_revision[:12] in revision(d))
     marker = driver.execute_script("return window.__tributaryMarker || 'lost';")
-    say("LIVE " + driver.find_element(By.CSS_SELECTOR, "#app-web .revision").text + " marker=" + marker)
+    say("LIVE " + revision(driver) + " marker=" + marker)
     driver.save_screenshot(os.path.join(screenshots, "dashboard-apps.png"))
 
     driver.get(url + "#/apps/web")
-    wait.until(conditions.element_to_be_clickable((By.ID, "sync"))).click()
-    wait.until(lambda d: "Not allowed" in d.find_element(By.ID, "result").text)
-    say("SYNC " + driver.find_element(By.ID, "result").text)
+    # The page may be drawn again while this runs (a sync event for the app redraws it): click and
+    # read through the DOM, clicking again until the answer shows.
+    def refused(d):
+        text = d.execute_script("const r = document.getElementById('result'); return r ? r.textContent : '';")
+        if "Not allowed" in text:
+            return text
+        d.execute_script("const b = document.getElementById('sync'); if (b) b.click();")
+        return False
+    say("SYNC " + WebDriverWait(driver, 30, poll_frequency=0.3).until(refused))
     driver.save_screenshot(os.path.join(screenshots, "dashboard-app.png"))
 
     driver.set_window_size(390, 844)  # a phone
