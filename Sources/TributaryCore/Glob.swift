@@ -30,11 +30,20 @@ public struct Glob: Hashable, Sendable, CustomStringConvertible {
     /// `**` crosses them, and `*` alone allows every repository; a leading `!` denies.
     public static func sourceRepository(_ pattern: String) -> Glob {
         let denial = pattern.hasPrefix("!")
-        let body = denial ? String(pattern.dropFirst()) : pattern
+        let body = Self.normalizedRepositoryURL(denial ? String(pattern.dropFirst()) : pattern)
         var glob = Glob(body == "*" ? "**" : body)
         glob.pattern = pattern
         glob.isDenial = denial
         return glob
+    }
+
+    /// A repository URL as Argo CD's `NormalizeGitURL` compares it: lower-cased, without a
+    /// trailing `/` or `.git`.
+    public static func normalizedRepositoryURL(_ url: String) -> String {
+        var url = url.lowercased()
+        while url.hasSuffix("/") { url.removeLast() }
+        if url.hasSuffix(".git") { url.removeLast(4) }
+        return url
     }
 
     /// Argo CD's `globMatch` with negation: a denial matches what its glob does not.

@@ -164,7 +164,10 @@ public final class KafkaConsumer: Sendable {
                     var high: Int64 = 0
                     guard rd_kafka_get_watermark_offsets(client.handle, entry.topic, entry.partition.rawValue, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
                     // Nothing committed or consumed yet: everything still held is behind.
-                    let at = entry.offset.rawValue >= 0 ? entry.offset.rawValue : low
+                    // Nothing committed or consumed yet: everything still held is behind. An offset below
+                    // the low watermark (retention removed records) counts from there.
+                    let floor = max(low, 0)
+                    let at = max(entry.offset.rawValue >= 0 ? entry.offset.rawValue : floor, floor)
                     lag[entry.topic, default: 0] += max(0, high - at)
                 }
                 return lag
@@ -205,6 +208,7 @@ public final class KafkaConsumer: Sendable {
     /// session timeout) and ends `messages`. Safe to call more than once.
     public func close() async {
         guard self.isClosed.setIfUnset() else { return }
+        self.buffered.withLock { $0 = [] }
         let client = self.client
         let logger = self.logger
         // On the poll queue: it runs once the current poll returns (within 100 ms), and the rebalance
@@ -250,8 +254,10 @@ public final class KafkaConsumer: Sendable {
                 // Short polls so that close and cancellation are noticed within 100 ms.
                 var batch: [KafkaConsumerMessage] = []
                 while true {
-                    if isClosed.isSet { return batch }
-                    if cancelled.isSet { throw CancellationError() }
+                    // Closed: what was polled is dropped (nothing of it was handled or stored).
+                    if isClosed.isSet { return [] }
+                    // Cancelled with messages in hand: hand them out, as librdkafka is past them.
+                    if cancelled.isSet { if batch.isEmpty { throw CancellationError() } else { return batch } }
                     // The first message waits up to 100 ms; then whatever else is ready, up to a
                     // batch — one hop to this queue per batch rather than per message (it was most of
                     // the time a reader spent on a topic read from its beginning).
@@ -279,7 +285,7 @@ public final class KafkaConsumer: Sendable {
         } onCancel: {
             cancelled.set()
         }
-        guard let first = batch.first else { return nil }
+        guard let first = batch.first, !self.isClosed.isSet else { return nil }
         self.buffered.withLock { $0 = batch.dropFirst().reversed() }
         return first
     }

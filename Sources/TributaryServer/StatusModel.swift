@@ -42,6 +42,8 @@ public final class StatusModel: Sendable {
         case topics.sync where event.type.hasPrefix("dev.tributary.sync."):
             guard let sync = try? event.decodePayload(as: SyncEvent.self) else { return }
             self.state.withLock { $0.apply(sync: sync, id: event.id) }
+            // Live views get what happens now, not the replay of the topics (nor a reader's second pass).
+            guard self.isLoaded else { return }
             let summary = SyncSummary(id: event.id, sync)
             for continuation in self.subscribers.withLock({ Array($0.values) }) { continuation.yield(summary) }
         case topics.notifications where event.type == NotificationEvent.eventType:

@@ -51,8 +51,8 @@ public struct StatusServer: Sendable {
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
         }
         router.get("/metrics") { request, _ -> Response in
-            _ = try self.authenticate(request)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: self.metrics())))
+            let principal = try self.authenticate(request)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: self.metrics(visible: principal.sees(project:)))))
         }
         router.get("/api/v1/apps") { request, _ -> Response in
             let principal = try self.authenticate(request)
@@ -80,6 +80,8 @@ public struct StatusServer: Sendable {
             let visible = Set(self.model.read { state in state.apps(visible: principal.sees(project:)).map(\.app) })
             push.syncs = push.syncs.filter { visible.contains($0.app) }
             push.notifications = push.notifications.filter { visible.contains($0.app) }
+            // A push that touched none of the token's apps is none of its business (repository, pusher).
+            guard !push.syncs.isEmpty || !push.notifications.isEmpty else { throw HTTPError(.notFound, message: "no push with delivery id \(delivery) is remembered") }
             return try Self.json(push)
         }
         router.get("/api/v1/events") { request, _ -> Response in
@@ -171,10 +173,10 @@ public struct StatusServer: Sendable {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: try TributaryJSON.encode(value))))
     }
 
-    /// `tributary_app_info`: one series per app with its project, cluster, sync status and health.
-    func metrics() -> String {
+    /// `tributary_app_info`: one series per app the token sees, with its project, cluster, sync status and health.
+    func metrics(visible: (String) -> Bool) -> String {
         var lines = ["# HELP tributary_app_info Apps the status server knows, with their sync status and health.", "# TYPE tributary_app_info gauge"]
-        for status in self.model.read({ $0.apps() }) {
+        for status in self.model.read({ $0.apps(visible: visible) }) {
             let labels = [
                 ("app", status.app), ("project", status.project), ("cluster", status.cluster ?? ""), ("sync_status", status.syncStatus.rawValue),
                 ("health", status.health?.status ?? ""),

@@ -117,6 +117,8 @@ public struct StatusState: Sendable {
 
     public let limits: Limits
     private(set) var apps: [String: AppStatus] = [:]
+    /// Apps of the configuration: their project is the configured one, whatever old events say.
+    private var configured: Set<String> = []
     private var history: [String: [SyncSummary]] = [:]
     private var pushes: [String: Push] = [:]
     /// Delivery ids, oldest first, for the bound on `pushes`.
@@ -131,6 +133,7 @@ public struct StatusState: Sendable {
     /// - Parameter apps: the configured apps, shown before any event about them.
     public init(apps: [AppSettings], limits: Limits = .init()) {
         self.limits = limits
+        self.configured = Set(apps.map(\.name))
         for app in apps {
             self.apps[app.name] = AppStatus(
                 app: app.name, project: app.project, cluster: app.cluster, destination: app.destination.description,
@@ -159,8 +162,10 @@ public struct StatusState: Sendable {
         var status = self.apps[event.app] ?? AppStatus(
             app: event.app, project: event.project, cluster: event.cluster, destination: event.destination, repository: event.repository, targetRevision: event.ref
         )
-        status.project = event.project
-        status.destination = event.destination
+        if !self.configured.contains(event.app) {
+            status.project = event.project
+            status.destination = event.destination
+        }
         status.updatedAt = max(status.updatedAt ?? event.finishedAt, event.finishedAt)
         if let health = event.health { status.health = health }
         switch event.phase {
@@ -183,7 +188,8 @@ public struct StatusState: Sendable {
         }
         if [.succeeded, .failed, .healed].contains(event.phase) { status.lastSync = summary }
         self.apps[event.app] = status
-        if ![.skipped, .coalesced].contains(event.phase) {
+        // A reader that starts over after an error reads the same events again.
+        if ![.skipped, .coalesced].contains(event.phase), !(self.history[event.app]?.contains { $0.id == id } ?? false) {
             var history = self.history[event.app, default: []]
             history.append(summary)
             if history.count > self.limits.historyPerApp { history.removeFirst(history.count - self.limits.historyPerApp) }

@@ -17,7 +17,13 @@ public final class AppControlReader: Service, Sendable {
         self.follower = TopicFollower(
             topics: [topic], kafka: kafka, name: "controls-reader", logger: logger,
             handle: { message in
-                guard let value = message.value else { return }
+                guard let value = message.value else {
+                    if let app = message.keyString, controls.remove(app: app) {
+                        logger.info("App resumed (its control was deleted)", metadata: ["app": "\(app)"])
+                        engine.controlChanged(app)
+                    }
+                    return
+                }
                 do {
                     let control = try TributaryJSON.decode(AppControl.self, from: Data(value))
                     if controls.apply(control) {

@@ -298,11 +298,11 @@ extension SyncEngine {
         }
         let destination = target.destination
         let unqualified = destination.split(separator: "#").first.map(String.init) ?? destination
-        var allowed = project.allowsDestination([destination, unqualified])
-        if !allowed, case .kubernetes(let cluster, let namespace) = app.destination {
-            let server = self.configuration.cluster(named: cluster)?.server
-            allowed = project.allowsCluster(name: cluster, server: server, namespace: namespace ?? "")
+        var cluster: (name: String, server: String?, namespace: String)?
+        if case .kubernetes(let name, let namespace) = app.destination {
+            cluster = (name, self.configuration.cluster(named: name)?.server, namespace ?? "")
         }
+        let allowed = project.allows(destination: [destination, unqualified], cluster: cluster)
         guard allowed else {
             throw SyncError(code: .refused, message: "project \(project.name) does not allow destination \(GitRemote.redactingCredentials(destination))")
         }

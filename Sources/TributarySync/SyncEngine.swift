@@ -116,6 +116,7 @@ public final class SyncEngine: Sendable {
     /// Runs one reconcile of `app`: returns the events it produced (none when nothing happened).
     public func sync(_ app: AppSettings, trigger: Trigger) async -> SyncEvent? {
         await self.controls.waitUntilLoaded()
+        guard self.controls.isLoaded else { return nil }  // cancelled before the suspensions were known
         return await self.locks.withLock(app.name) {
             await self.limiter.withPermit {
                 await self.reconcile(self.controlled(app), trigger: trigger)
@@ -165,6 +166,7 @@ public final class SyncEngine: Sendable {
     /// The interval's second half: compare the target with its inventory; heal or report.
     public func checkDrift(_ app: AppSettings) async -> SyncEvent? {
         await self.controls.waitUntilLoaded()
+        guard self.controls.isLoaded else { return nil }
         return await self.locks.withLock(app.name) {
             await self.limiter.withPermit {
                 await self.driftCheck(self.controlled(app))

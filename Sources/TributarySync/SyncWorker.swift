@@ -149,7 +149,11 @@ public final class SyncWorker: Service, Sendable {
             return self.unknownApp(request, partition: message.partition)
         }
         self.checkPartitionCount(request, partition: message.partition)
-        guard let result = await self.engine.sync(app, trigger: .request(request, id: event.id)) else { return .done([]) }
+        guard let result = await self.engine.sync(app, trigger: .request(request, id: event.id)) else {
+            // Stopped before the suspensions could be read: not handled, so not committed.
+            if !self.engine.controls.isLoaded { return .abandon }
+            return .done([])
+        }
         do {
             return .done([try self.message(for: result)])
         } catch {

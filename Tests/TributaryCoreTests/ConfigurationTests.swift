@@ -68,6 +68,13 @@ struct ConfigurationTests {
         let mapParameter = #expect(throws: ConfigurationError.self) { try parse("plugin: {name: cue, parameters: [{name: x, map: {a: b}}]}", prefix: "plugins: [{name: cue, generate: {command: [cue]}}]\n") }
         #expect(mapParameter?.message.contains("only string parameters are supported") == true)
         #expect((try? parse("plugin: {name: cue}", prefix: "plugins: [{name: cue, generate: {command: [cue]}}]\n"))?.app(named: "a")?.source.plugin?.name == "cue")
+        // !patterns where they would read backwards are refused by name.
+        let tokenDenial = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: "server: {tokens: [{token: {value: t}, projects: ['!prod']}]}\n", file: "c.yaml") }
+        #expect(tokenDenial?.key == "server.tokens[0].projects")
+        let kindDenial = #expect(throws: ConfigurationError.self) {
+            try TributaryConfiguration.parse(yaml: "projects: [{name: p, clusterResourceWhitelist: [{group: '', kind: '!Secret'}]}]\n", file: "c.yaml")
+        }
+        #expect(kindDenial?.message.contains("no !patterns") == true)
     }
 
     @Test func appErrorsNameTheKey() {

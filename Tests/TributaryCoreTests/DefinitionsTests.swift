@@ -129,6 +129,12 @@ struct DefinitionsTests {
         #expect(!solo.allowsCluster(name: "prod-eu", server: nil, namespace: "payments"))
         #expect(team.allowsDestination(["directory:/srv/rendered/shop"]))
         #expect(!team.allowsDestination(["directory:/srv/rendered/admin"]))
+        // URLs compare as Argo CD normalizes them: case, `.git` and a trailing `/` do not matter.
+        #expect(!team.allowsSource("https://Git.Example.com/acme/Secrets.git/"))
+        // A denial in either destinations form refuses, whatever the other form allows.
+        #expect(!team.allows(destination: ["directory:/srv/rendered/admin"], cluster: nil))
+        #expect(!team.allows(destination: ["kubernetes:prod-legacy/shop-web"], cluster: ("prod-legacy", "https://legacy.example:6443", "shop-web")))
+        #expect(team.allows(destination: ["kubernetes:prod-eu/shop-web"], cluster: ("prod-eu", "https://eu.example:6443", "shop-web")))
         // Only denials: everything else is allowed (a denial matches what it does not deny).
         let open = try #require(configuration.project(named: "open"))
         #expect(open.allowsSource("https://git.example.com/acme/infra.git") && !open.allowsSource("https://git.example.com/acme/secrets.git"))

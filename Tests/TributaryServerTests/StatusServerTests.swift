@@ -139,7 +139,7 @@ final class StatusServerTests: Sendable {
     }
 
     @Test func tokensDecideWhoSeesWhatAndWhoMayAct() async throws {
-        try await self.publish(Self.event("cart", .succeeded, revision: "a1"))
+        try await self.publish(Self.event("cart", .succeeded, revision: "a1", delivery: "cart-push"))
         let (_, server) = try await self.startServer()
         try await Application(router: server.router()).test(.live) { client in
             let anonymous = try await client.execute(uri: "/api/v1/apps", method: .get)
@@ -152,6 +152,11 @@ final class StatusServerTests: Sendable {
             let viewed = try await Self.get(client, "/api/v1/apps", token: "viewer-token")
             #expect((viewed.json["apps"] as? [[String: Any]])?.map { $0["app"] as? String } == ["web"])
             #expect(try await Self.get(client, "/api/v1/apps/cart", token: "viewer-token").status == .notFound)
+            // A push that touched only cart is not the viewer's to see; nor is cart on /metrics.
+            #expect(try await Self.get(client, "/api/v1/pushes/cart-push", token: "viewer-token").status == .notFound)
+            #expect(try await Self.get(client, "/api/v1/pushes/cart-push").status == .ok)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer viewer-token"]).body)
+            #expect(metrics.contains(#"app="web""#) && !metrics.contains(#"app="cart""#))
 
             let refused = try await client.execute(uri: "/api/v1/apps/web/suspend", method: .post, headers: [.authorization: "Bearer viewer-token"])
             #expect(refused.status == .forbidden)

@@ -96,10 +96,12 @@ struct SyncEngineTests {
         #expect(observed.message == "a sync would update: configmap_shop_shop.yaml; automated sync is suspended, so nothing was applied")
         #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"1\"") == true)
 
-        // An older control read late does not undo a newer one.
-        #expect(!controls.apply(AppControl(app: "shop", suspended: false, at: Date(timeIntervalSinceNow: -3600))))
-        #expect(controls.isSuspended("shop"))
-        #expect(controls.apply(AppControl(app: "shop", suspended: false)))
+        // The record read last is in force, whatever its writer's clock said; a tombstone clears it.
+        #expect(!controls.apply(AppControl(app: "shop", suspended: true, at: Date(timeIntervalSinceNow: -3600))))
+        #expect(controls.remove(app: "shop"))
+        #expect(!controls.isSuspended("shop"))
+        #expect(controls.apply(AppControl(app: "shop", suspended: true)))
+        #expect(controls.apply(AppControl(app: "shop", suspended: false, at: Date(timeIntervalSinceNow: -3600))))
         let resumed = await engine.sync(configuration.apps[0], trigger: .interval)
         #expect(resumed?.phase == .succeeded)
         #expect(self.fixture.read("shop", "configmap_shop_shop.yaml")?.contains("value: \"2\"") == true)

@@ -69,13 +69,25 @@ public struct ProjectSettings: Sendable {
     }
 
     /// Argo CD's `IsSourcePermitted`: some pattern matches the repository (a denial matches every
-    /// repository it does not deny) and no denial names it.
+    /// repository it does not deny) and no denial names it. URLs compare as Argo CD normalizes them:
+    /// case, a trailing `/` and `.git` do not matter.
     public func allowsSource(_ url: String) -> Bool {
+        let url = Glob.normalizedRepositoryURL(url)
         var matched = false
         for glob in self.sourceRepos {
             if glob.projectMatches(url) { matched = true } else if glob.isDenial { return false }
         }
         return matched
+    }
+
+    /// Whether the destination is allowed: a denial in either `destinations` form refuses it, then
+    /// a plain glob matching one of `forms` or a `{ name, server, namespace }` entry allows it.
+    public func allows(destination forms: [String], cluster: (name: String, server: String?, namespace: String)?) -> Bool {
+        if self.destinations.contains(where: { $0.isDenial && forms.contains(where: $0.matches) }) { return false }
+        if let cluster, self.clusterDestinations.contains(where: { $0.denies(name: cluster.name, server: cluster.server, namespace: cluster.namespace) }) { return false }
+        if self.allowsDestination(forms) { return true }
+        guard let cluster else { return false }
+        return self.allowsCluster(name: cluster.name, server: cluster.server, namespace: cluster.namespace)
     }
 
     /// A `directory:…`, `git:…` or `kubernetes:…` destination, by the plain `destinations` globs:
@@ -123,7 +135,10 @@ public struct ProjectSettings: Sendable {
         static func list(_ node: ConfigurationNode) throws -> [ResourceKind] {
             try node.sequence().map { entry in
                 let fields = try entry.mapping(allowedKeys: ["group", "kind"])
-                return ResourceKind(group: Glob.project(try fields["group"]?.string() ?? ""), kind: Glob.project(try fields.required("kind").string()))
+                let group = try fields["group"]?.string() ?? ""
+                let kind = try fields.required("kind").string()
+                guard !group.hasPrefix("!"), !kind.hasPrefix("!") else { throw entry.error("resource lists take no !patterns: use the blacklist") }
+                return ResourceKind(group: Glob.project(group), kind: Glob.project(kind))
             }
         }
     }

@@ -47,7 +47,11 @@ public struct ServerSettings: Sendable {
                 guard let value = Token.Role(rawValue: try role.string()) else { throw role.error("a role is viewer or operator") }
                 token.role = value
             }
-            if let projects = fields["projects"] { token.projects = try projects.stringList().map(Glob.project) }
+            if let projects = fields["projects"] {
+                let patterns = try projects.stringList()
+                guard !patterns.contains(where: { $0.hasPrefix("!") }) else { throw projects.error("a token's projects are the ones it sees; list them (no !patterns)") }
+                token.projects = patterns.map(Glob.project)
+            }
             self.tokens.append(token)
         }
         if let value = mapping["allowUnauthenticated"] { self.allowUnauthenticated = try value.bool() }

@@ -23,8 +23,13 @@ public struct SourceCheckout: Sendable {
             try FileManager.default.createDirectory(atPath: checkout.home, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: checkout.root, withIntermediateDirectories: true)
             for file in files {
+                // A tree entry named `..` (git fsck refuses them; not every host runs it) must not
+                // write outside the checkout.
+                guard let relative = ManifestRenderer.repositoryPath("", file.path), !relative.isEmpty, relative == file.path else {
+                    throw RenderError(file: file.path, message: "a path outside the repository cannot be checked out")
+                }
                 guard let resolved = try? ManifestRenderer.resolvingSymlink(file, in: byPath) else { continue }
-                let path = checkout.root + "/" + file.path
+                let path = checkout.root + "/" + relative
                 let parent = (path as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
                 guard FileManager.default.createFile(atPath: path, contents: Data(resolved.contents), attributes: [.posixPermissions: file.isExecutable ? 0o700 : 0o600]) else {

@@ -35,11 +35,12 @@ extension KubernetesPlan {
     static let hookDeletePolicyAnnotation = "argocd.argoproj.io/hook-delete-policy"
 
     /// Helm's hooks as Argo CD runs them: install/upgrade hooks in PreSync and PostSync; test,
-    /// delete and rollback hooks are not applied at all (a sync neither tests, deletes nor rolls back).
+    /// delete and rollback hooks are not applied at all (a sync neither tests, deletes nor rolls back);
+    /// `crd-install` objects are ordinary ones.
     static let helmHookPhases: [String: SyncHook.Phase?] = [
         "pre-install": .preSync, "pre-upgrade": .preSync, "post-install": .postSync, "post-upgrade": .postSync,
         "test": nil, "test-success": nil, "test-failure": nil, "pre-delete": nil, "post-delete": nil,
-        "pre-rollback": nil, "post-rollback": nil, "crd-install": nil,
+        "pre-rollback": nil, "post-rollback": nil,
     ]
     static let helmDeletePolicies: [String: SyncHook.DeletePolicy] = [
         "before-hook-creation": .beforeHookCreation, "hook-succeeded": .hookSucceeded, "hook-failed": .hookFailed,
@@ -78,7 +79,8 @@ extension KubernetesPlan {
                     }
                     policies.insert(policy)
                 }
-            } else if annotations["helm.sh/hook"] != nil {
+            } else if annotations["helm.sh/hook"] != nil, annotations["helm.sh/hook"]?.string != "crd-install" {
+                // Helm 2's crd-install is an ordinary object to Argo CD (its CRDs must be applied).
                 isHook = true
                 for word in words("helm.sh/hook") {
                     guard let phase = Self.helmHookPhases[word] else { throw refuse("unknown Helm hook \(word)") }

@@ -1,3 +1,4 @@
+import Synchronization
 import TributaryCore
 import TributaryKubernetes
 
@@ -78,4 +79,12 @@ extension KubernetesTarget {
             try await Task.sleep(for: self.healthPollInterval)
         }
     }
+}
+
+/// Whether a sync got past its dry-run (SyncFail hooks run only then).
+final class StartFlag: Sendable {
+    private let state = Mutex(false)
+
+    func set() { self.state.withLock { $0 = true } }
+    var isSet: Bool { self.state.withLock { $0 } }
 }

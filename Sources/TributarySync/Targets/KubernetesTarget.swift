@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TributaryCore
 import TributarySource
 import TributaryKubernetes
@@ -53,11 +54,13 @@ public struct KubernetesTarget: SyncTarget {
     public func apply(_ manifests: [Manifest], context: ApplyContext) async throws -> ApplyOutcome {
         let (rendered, definedKinds) = try await self.desiredObjectsAndDefinedKinds(manifests)
         let (objects, hooks) = try KubernetesPlan.splitHooks(rendered)
+        let started = StartFlag()
         do {
-            return try await self.apply(objects, hooks: hooks, definedKinds: definedKinds, context: context)
+            return try await self.apply(objects, hooks: hooks, definedKinds: definedKinds, context: context, started: started)
         } catch {
-            // Argo CD's SyncFail hooks: run once whatever failed, then the sync fails as it would have.
-            guard hooks.contains(where: { $0.phases.contains(.syncFail) }) else { throw error }
+            // Argo CD's SyncFail hooks: run once the sync itself failed — not when it was refused or
+            // its dry-run rejected before anything ran, and not when the worker is stopping.
+            guard started.isSet, !(error is CancellationError), !Task.isCancelled, hooks.contains(where: { $0.phases.contains(.syncFail) }) else { throw error }
             do {
                 try await self.runHooks(hooks, phase: .syncFail, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
             } catch let hookError as SyncError {
@@ -69,7 +72,7 @@ public struct KubernetesTarget: SyncTarget {
         }
     }
 
-    private func apply(_ objects: [DesiredObject], hooks: [SyncHook], definedKinds: Set<String>, context: ApplyContext) async throws -> ApplyOutcome {
+    private func apply(_ objects: [DesiredObject], hooks: [SyncHook], definedKinds: Set<String>, context: ApplyContext, started: StartFlag) async throws -> ApplyOutcome {
         let previous = try await self.readInventory()
         var counts = SyncEvent.ResourceCounts()
 
@@ -102,6 +105,7 @@ public struct KubernetesTarget: SyncTarget {
         }
 
         // PreSync hooks (a migration Job, say), once everything has passed the dry-run.
+        started.set()
         try await self.runHooks(hooks, phase: .preSync, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
 
         // 2. The inventory, before any object: previous ∪ new (one entry per object, at its new
@@ -151,7 +155,8 @@ public struct KubernetesTarget: SyncTarget {
         try await self.runHooks(hooks, phase: .sync, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
 
         // 4. Prune what the previous inventory holds and the rendering no longer does.
-        let stale = KubernetesPlan.stale(previousReferences, rendered: objects.map(\.reference))
+        // A hook is not pruned, even if an earlier rendering applied it as an ordinary object.
+        let stale = KubernetesPlan.stale(previousReferences, rendered: objects.map(\.reference) + hooks.map(\.object.reference))
         var kept: [ObjectReference] = []
         let lives = try await self.concurrently(stale) { reference in (reference, try await self.liveForPrune(reference)) }
         // Reverse wave order, as Argo CD prunes.
@@ -245,7 +250,7 @@ public struct KubernetesTarget: SyncTarget {
             for object in objects where !object.reference.namespace.isEmpty {
                 let namespace = object.reference.namespace
                 let asString = "kubernetes:\(self.cluster)/\(namespace)"
-                guard project.allowsDestination([asString]) || project.allowsCluster(name: self.cluster, server: server, namespace: namespace)
+                guard project.allows(destination: [asString], cluster: (self.cluster, server, namespace))
                 else {
                     throw SyncError(code: .refused, message: "\(object.source): project \(project.name) does not allow namespace \(namespace) of cluster \(self.cluster) (\(object.reference))")
                 }
