@@ -40,6 +40,12 @@ public struct ExternalCommand: Sendable {
     ///   exit with the end of its standard error.
     public func run(in directory: String, reportingAt file: String) async throws -> [UInt8] {
         guard let program = self.arguments.first else { throw RenderError(file: file, message: "\(self.displayName): no command") }
+        // Looked up first, so a missing program is named at once rather than racing the timeout.
+        let searchPath = (self.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        let found = program.contains("/") ? FileManager.default.isExecutableFile(atPath: program) : searchPath.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(program)") }
+        guard found else {
+            throw RenderError(file: file, message: "\(self.displayName): \(program) was not found\(program.contains("/") ? "" : " on PATH")")
+        }
         let limit = self.maxOutputBytes
         let timeout = self.timeout
         let outcome: Outcome
