@@ -246,17 +246,20 @@ struct KubernetesTargetTests {
             "apps/shop/settings.yaml": Self.configMap("settings"),
             "apps/shop/migrate.yaml": Self.job("migrate", hook: "PreSync"),
             "apps/shop/smoke.yaml": Self.job("smoke", hook: "PostSync", policy: "HookSucceeded"),
+            "apps/shop/check.yaml": Self.job("check", hook: "Sync"),
+            "apps/shop/late.yaml": Self.configMap("late", wave: 1),
         ])
         let controller = self.completeJobs { _ in "Complete" }
         defer { controller.cancel() }
         let (engine, _) = try self.engine([self.app("shop")])
         let synced = try #require(await engine.handle(self.fixture.change(after: first), id: "c1").first)
         #expect(synced.phase == .succeeded, "\(synced.message ?? "")")
-        #expect(synced.resources == .init(created: 1))
+        #expect(synced.resources == .init(created: 2))
 
         let writes = try self.cluster.requests().filter { ["PATCH", "DELETE"].contains($0["method"] as? String) && ($0["dryRun"] as? Bool) != true }
             .compactMap { request in (request["path"] as? String).map { "\(request["method"]!) \($0.split(separator: "/").suffix(2).joined(separator: "/"))" } }
-        let order = ["PATCH jobs/migrate", "PATCH configmaps/settings", "PATCH jobs/smoke", "DELETE jobs/smoke"].map { writes.firstIndex(of: $0) ?? -1 }
+        // PreSync, then wave 0 with its Sync hook, then wave 1, then PostSync once healthy.
+        let order = ["PATCH jobs/migrate", "PATCH configmaps/settings", "PATCH jobs/check", "PATCH configmaps/late", "PATCH jobs/smoke", "DELETE jobs/smoke"].map { writes.firstIndex(of: $0) ?? -1 }
         #expect(order == order.sorted() && !order.contains(-1), "\(writes)")
         #expect(try self.cluster.get("job", "migrate", namespace: self.namespace) != nil)  // BeforeHookCreation: kept until the next sync
         #expect(try self.cluster.get("job", "smoke", namespace: self.namespace) == nil)  // HookSucceeded
@@ -269,7 +272,7 @@ struct KubernetesTargetTests {
         let second = try self.fixture.git.commit(["apps/shop/settings.yaml": Self.configMap("settings", "2")])
         let again = try #require(await engine.handle(self.fixture.change(after: second, before: first), id: "c2").first)
         #expect(again.phase == .succeeded, "\(again.message ?? "")")
-        #expect(again.resources == .init(updated: 1))
+        #expect(again.resources == .init(updated: 1, unchanged: 1))
         let newUID = try #require(try self.cluster.get("job", "migrate", namespace: self.namespace)?["metadata"] as? [String: Any])["uid"] as? String
         #expect(newUID != uid)
         // Hooks are not the app's: no drift for the deleted smoke Job, nothing to prune.

@@ -117,7 +117,17 @@ public struct KubernetesTarget: SyncTarget {
         var applied: [ObjectReference: JSONValue] = [:]
         let deadline = self.waitForHealth.map { ContinuousClock.now + $0 }
         let batches = KubernetesPlan.batches(objects)
+        // Sync hooks take part in the waves, as in Argo CD: a wave's hooks run once its objects are
+        // applied (and healthy, with waitForHealth), before the next wave.
+        var syncHooks = hooks.filter { $0.phases.contains(.sync) }
+        func runSyncHooks(through wave: Int?) async throws {
+            let due = syncHooks.filter { hook in wave.map { hook.object.wave <= $0 } ?? true }
+            guard !due.isEmpty else { return }
+            syncHooks.removeAll { hook in wave.map { hook.object.wave <= $0 } ?? true }
+            try await self.runHooks(due, phase: .sync, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
+        }
         for (index, batch) in batches.enumerated() {
+            if let wave = batch.wave { try await runSyncHooks(through: wave - 1) }
             if batch.wave != nil {
                 // What waited for the set's Namespaces and CRDs is dry-run before anything else is applied.
                 let waiting = objects.filter { dryRuns[$0.reference] == nil && applied[$0.reference] == nil }
@@ -149,10 +159,9 @@ public struct KubernetesTarget: SyncTarget {
                 // it, so an unchanged object is still told from a changed one.
                 dryRuns = dryRuns.filter { applied[$0.key] != nil }
             }
+            if let wave = batch.wave, index + 1 == batches.count || batches[index + 1].wave != wave { try await runSyncHooks(through: wave) }
         }
-
-        // Sync hooks, once the phase's resources are applied.
-        try await self.runHooks(hooks, phase: .sync, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
+        try await runSyncHooks(through: nil)
 
         // 4. Prune what the previous inventory holds and the rendering no longer does.
         // A hook is not pruned, even if an earlier rendering applied it as an ordinary object.
