@@ -67,19 +67,43 @@ public struct WebhookListener: Sendable {
         }
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
         router.get("/readyz") { _, _ in await listener.readiness() }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(string: listener.metrics.render()))
-            )
+        if self.settings.metricsAddress == nil {
+            router.get("/metrics") { _, _ in listener.metricsResponse() }
         }
+        let timeout = TimeAmount.nanoseconds(Int64(self.settings.requestTimeout.components.seconds) * 1_000_000_000 + self.settings.requestTimeout.components.attoseconds / 1_000_000_000)
+        let headerBytes = self.settings.maxHeaderBytes
         return Application(
             router: router,
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [RequestDeadlineHandler(timeout: timeout)],
+                idleTimeout: timeout,
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: headerBytes, maxHeaderListSize: headerBytes, maxHeaderFieldCount: 200)
+            )),
             configuration: .init(address: .hostname(self.settings.host, port: self.settings.port), serverName: "tributary"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: self.logger
         )
+    }
+
+    /// `/metrics` alone on `listener.metricsAddress` (nil when it is not set): scrapers need not
+    /// reach the port the Git hosts post to.
+    public func makeMetricsApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> (some ApplicationProtocol)? {
+        guard let address = self.settings.metricsAddress else { return nil as Application<RouterResponder<BasicRequestContext>>? }
+        var bind = ListenerSettings()
+        try bind.setAddress(address)
+        let router = Router(context: BasicRequestContext.self)
+        let listener = self
+        router.get("/metrics") { _, _ in listener.metricsResponse() }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(bind.host, port: bind.port), serverName: "tributary"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: self.logger
+        )
+    }
+
+    private func metricsResponse() -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))
     }
 
     private func receive(_ request: Request, provider: WebhookProvider) async throws -> Response {

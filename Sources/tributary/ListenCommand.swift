@@ -40,6 +40,13 @@ enum ListenerServices {
         let application = listener.makeApplication { port in
             printLine("LISTENING=http://\(host):\(port)")
         }
-        return [.init(service: producer), .init(service: application)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: application)]
+        var metricsBind = ListenerSettings()
+        if let address = configuration.listener.metricsAddress { try metricsBind.setAddress(address) }
+        let metricsHost = metricsBind.host
+        if let metrics = try listener.makeMetricsApplication(onServerRunning: { port in printLine("METRICS=http://\(metricsHost):\(port)") }) {
+            services.append(.init(service: metrics))
+        }
+        return services
     }
 }

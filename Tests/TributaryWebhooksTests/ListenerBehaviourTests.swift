@@ -43,6 +43,48 @@ struct ListenerBehaviourTests {
         #expect(changes[2].deleted && changes[2].provider == "gitea")
     }
 
+    @Test func slowAndOversizedRequestsAreCutOffAndTheListenerServesOn() async throws {
+        let harness = try await ListenerHarness.make(listenerYAML: "  requestTimeout: 1s\n  maxHeaderBytes: 8192")
+        try await harness.run { client in
+            let port = try #require(client.port)
+            // A slow-loris client: half a request head, then nothing. The server hangs up on it.
+            let loris = try run(["python3", "-c", """
+                import socket, sys, time
+                s = socket.create_connection(("127.0.0.1", \(port)))
+                s.sendall(b"POST /hooks/github HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: ")
+                s.settimeout(60)
+                print("closed" if s.recv(1) == b"" else "answered")
+                """])
+            #expect(loris == "closed")
+            // Headers past maxHeaderBytes are refused, not buffered.
+            let oversized = try run(["python3", "-c", """
+                import socket
+                s = socket.create_connection(("127.0.0.1", \(port)))
+                s.settimeout(60)
+                s.sendall(b"POST /hooks/github HTTP/1.1\\r\\nHost: x\\r\\nX-Big: " + b"a" * 65536 + b"\\r\\nContent-Length: 0\\r\\n\\r\\n")
+                data = s.recv(64)
+                print((data.split(b"\\r\\n")[0].decode() if data else "closed"))
+                """])
+            #expect(oversized == "closed" || oversized.hasPrefix("HTTP/1.1 4"), "\(oversized)")
+            // Still serving (on a new connection: the test client's own idled out after the 1 s).
+            #expect(try run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/healthz"]) == "200")
+        }
+    }
+
+    @Test func metricsCanLiveOnTheirOwnAddress() async throws {
+        let harness = try await ListenerHarness.make(listenerYAML: "  metricsAddress: \"127.0.0.1:0\"")
+        try await harness.run { client in
+            let scrape = try await client.execute(uri: "/metrics", method: .get)
+            #expect(scrape.status == .notFound)
+        }
+        let metrics = try #require(try harness.listener.makeMetricsApplication())
+        try await metrics.test(.live) { client in
+            let response = try await client.execute(uri: "/metrics", method: .get)
+            #expect(response.status == .ok)
+            #expect(String(buffer: response.body).contains("tributary_webhook_in_flight"))
+        }
+    }
+
     @Test func redeliveryIsAnsweredWithoutPublishingAgain() async throws {
         let harness = try await ListenerHarness.make()
         let delivery = SignedDelivery(.github, body: Payloads.push(.github))

@@ -16,6 +16,14 @@ public struct ListenerSettings: Sendable {
     public var maxInFlight: Int = 1024
     /// `allowedRepositories`: repository-key globs; when set, others are answered 403. Default: all.
     public var allowedRepositories: [String] = []
+    /// `requestTimeout`: a request must arrive whole within it, and an idle connection is closed
+    /// after it (slow-loris clients are cut off). Default 30 s.
+    public var requestTimeout: Duration = .seconds(30)
+    /// `maxHeaderBytes`: larger request headers are refused. Default 32 KiB (GitHub sends ~2 KiB).
+    public var maxHeaderBytes = 32 * 1024
+    /// `metricsAddress`: `host:port` for `/metrics` alone, off the webhook port (which then has none).
+    /// Default nil: `/metrics` on the webhook port.
+    public var metricsAddress: String?
 
     public init() {}
 
@@ -31,7 +39,7 @@ public struct ListenerSettings: Sendable {
     }
 
     init(node: ConfigurationNode) throws {
-        let mapping = try node.mapping(allowedKeys: ["address", "maxBodyBytes", "publishTimeout", "deduplicationWindow", "maxInFlight", "allowedRepositories"])
+        let mapping = try node.mapping(allowedKeys: ["address", "maxBodyBytes", "publishTimeout", "deduplicationWindow", "maxInFlight", "allowedRepositories", "requestTimeout", "maxHeaderBytes", "metricsAddress"])
         if let value = mapping["address"] {
             let text = try value.string()
             do {
@@ -45,6 +53,17 @@ public struct ListenerSettings: Sendable {
         if let value = mapping["deduplicationWindow"] { self.deduplicationWindow = try value.duration() }
         if let value = mapping["maxInFlight"] { self.maxInFlight = try value.int(in: 1...1_000_000) }
         if let value = mapping["allowedRepositories"] { self.allowedRepositories = try value.stringList() }
+        if let value = mapping["requestTimeout"] {
+            self.requestTimeout = try value.duration()
+            guard self.requestTimeout >= .seconds(1) else { throw value.error("the request timeout must be at least 1s") }
+        }
+        if let value = mapping["maxHeaderBytes"] { self.maxHeaderBytes = try value.int(in: 4096...1_048_576) }
+        if let value = mapping["metricsAddress"] {
+            let text = try value.string()
+            var probe = ListenerSettings()
+            do { try probe.setAddress(text) } catch { throw value.error("expected host:port, got '\(text)'") }
+            self.metricsAddress = text
+        }
     }
 }
 
