@@ -23,10 +23,7 @@ public enum AppRenderer {
             return (manifests, true)
         }
         var files = try await mirrors.files(at: commit, under: app.source.path, recursive: true, in: remote)
-        let readsOutsidePath = files.contains { file in
-            let name = file.path.split(separator: "/").last.map(String.init) ?? ""
-            return ManifestRenderer.kustomizationNames.contains(name) || name.hasSuffix(".jsonnet")
-        }
+        let readsOutsidePath = Self.readsOutsidePath(app.source, paths: files.map(\.path))
         if readsOutsidePath {
             // `resources: [../base]` and Jsonnet imports and libs reach outside the app's path:
             // give the renderer the whole tree.
@@ -60,6 +57,16 @@ public enum AppRenderer {
             options.kustomize.patches = kustomize.patches
         }
         return options
+    }
+
+    /// Whether rendering a source whose path holds `paths` may read files outside the path: a
+    /// kustomization (`../base`), Jsonnet (imports, libs), a Helm chart or a plugin.
+    public static func readsOutsidePath(_ source: AppSettings.Source, paths: [String]) -> Bool {
+        if source.helm != nil || source.plugin != nil { return true }
+        return paths.contains { path in
+            let name = path.split(separator: "/").last.map(String.init) ?? ""
+            return ManifestRenderer.kustomizationNames.contains(name) || name.hasSuffix(".jsonnet")
+        }
     }
 
     static func sourceFile(_ file: GitFile) -> SourceFile {

@@ -56,6 +56,10 @@ enum ReconcileDecision {
         case checkCoverage(candidates: [String], announced: String)
         /// The tree diff between two commits.
         case diff(from: String, to: String)
+        /// Whether the app's source at `revision` may read outside its path (a kustomization,
+        /// Jsonnet, Helm, a plugin): asked when a change lies only outside the path and this worker
+        /// has not rendered the app yet (it took the app over, say), rather than syncing to be sure.
+        case probeSource(revision: String)
         /// Done without applying.
         case finish(Finish)
         /// Render the source at `revision` and apply it.
@@ -154,6 +158,9 @@ enum ReconcileDecision {
                 touches = false
             } else {
                 guard let changes = facts.changes else { return .diff(from: synced, to: head) }
+                if facts.readsOutsidePath == nil, case .known(let list) = changes, !list.isEmpty, !list.touch(directory: facts.path) {
+                    return .probeSource(revision: head)
+                }
                 touches = Self.touches(changes, path: facts.path, readsOutsidePath: facts.readsOutsidePath)
             }
             if !touches {

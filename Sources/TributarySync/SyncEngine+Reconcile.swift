@@ -102,6 +102,14 @@ extension SyncEngine {
                     } catch {
                         facts.changes = .unknown  // the old revision is gone (force-push): render to be sure
                     }
+                case .probeSource(let revision):
+                    do {
+                        let paths = try await self.mirrors.files(at: revision, under: app.source.path, recursive: true, in: remote).map(\.path)
+                        facts.readsOutsidePath = AppRenderer.readsOutsidePath(app.source, paths: paths)
+                    } catch {
+                        facts.readsOutsidePath = true  // cannot tell: sync to be sure
+                    }
+                    self.updateState(of: app.name) { $0.readsOutsidePath = facts.readsOutsidePath }
                 case .finish(let outcome):
                     if outcome.evaluated != nil || outcome.clearsFailure {
                         self.updateState(of: app.name) { state in

@@ -89,6 +89,23 @@ import TributaryGit
         #expect(Decision.next(facts) == .apply(revision: self.new))
     }
 
+    @Test func anAppNotRenderedHereIsProbedBeforeAChangeOutsideItsPathSyncsIt() {
+        var facts = self.loaded(self.request(self.new, before: self.old), synced: self.old)
+        facts.head = self.new
+        facts.coverage = .uncovered
+        facts.changes = .known([GitChange(kind: .modified, oldPath: "apps/other/a.yaml", path: "apps/other/a.yaml")])
+        // A worker that took the app over does not know yet whether it reads outside its path: it asks.
+        #expect(Decision.next(facts) == .probeSource(revision: self.new))
+        facts.readsOutsidePath = false
+        #expect(Decision.next(facts) == .finish(.init(phase: .skipped, message: "no change under apps/guestbook between aaaaaaaaaaaa and bbbbbbbbbbbb", evaluated: self.new)))
+        facts.readsOutsidePath = true
+        #expect(Decision.next(facts) == .apply(revision: self.new))
+        // A change under the path needs no probe.
+        facts.readsOutsidePath = nil
+        facts.changes = .known([GitChange(kind: .modified, oldPath: "apps/guestbook/a.yaml", path: "apps/guestbook/a.yaml")])
+        #expect(Decision.next(facts) == .apply(revision: self.new))
+    }
+
     @Test func aDiffThatMissesThePathSkipsAndRemembersTheRevision() {
         var facts = self.loaded(self.request(self.new, before: self.old), synced: self.old)
         facts.readsOutsidePath = false
