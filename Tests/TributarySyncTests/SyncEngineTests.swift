@@ -165,7 +165,7 @@ struct SyncEngineTests {
         #expect(try await DirectoryTarget(path: self.fixture.targetPath("shop")).inventory()?.revision == good)
 
         // The failure is retried with the app's backoff (100 ms here), counting attempts.
-        try await waitUntil("the retry to fall due", timeout: .seconds(5)) {
+        try await waitUntil("the retry to fall due", timeout: .seconds(30)) {
             engine.dueWork(among: engine.configuration.apps).contains { if case .retry = $0.1 { true } else { false } }
         }
         engine.scheduleNextInterval(for: engine.configuration.apps[0], trigger: .retry)
