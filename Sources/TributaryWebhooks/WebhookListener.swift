@@ -87,16 +87,14 @@ public struct WebhookListener: Sendable {
 
     /// `/metrics` alone on `listener.metricsAddress` (nil when it is not set): scrapers need not
     /// reach the port the Git hosts post to.
-    public func makeMetricsApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> (some ApplicationProtocol)? {
+    public func makeMetricsApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> (some ApplicationProtocol)? {
         guard let address = self.settings.metricsAddress else { return nil as Application<RouterResponder<BasicRequestContext>>? }
-        var bind = ListenerSettings()
-        try bind.setAddress(address)
         let router = Router(context: BasicRequestContext.self)
         let listener = self
         router.get("/metrics") { _, _ in listener.metricsResponse() }
         return Application(
             router: router,
-            configuration: .init(address: .hostname(bind.host, port: bind.port), serverName: "tributary"),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tributary"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: self.logger
         )

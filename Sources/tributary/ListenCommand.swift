@@ -41,10 +41,8 @@ enum ListenerServices {
             printLine("LISTENING=http://\(host):\(port)")
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: application)]
-        var metricsBind = ListenerSettings()
-        if let address = configuration.listener.metricsAddress { try metricsBind.setAddress(address) }
-        let metricsHost = metricsBind.host
-        if let metrics = try listener.makeMetricsApplication(onServerRunning: { port in printLine("METRICS=http://\(metricsHost):\(port)") }) {
+        let metricsHost = configuration.listener.metricsAddress?.host ?? host
+        if let metrics = listener.makeMetricsApplication(onServerRunning: { port in printLine("METRICS=http://\(metricsHost):\(port)") }) {
             services.append(.init(service: metrics))
         }
         return services

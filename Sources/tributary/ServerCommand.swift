@@ -22,7 +22,9 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try self.options.bootstrapLogging(label: "tributary.server")
         var configuration = try self.options.loadRequiredConfiguration(for: "server")
-        if let address = self.address { configuration.server.address = address }
+        if let address = self.address {
+            do { configuration.server.address = try HostPort(parsing: address) } catch { throw ValidationError("--address: \(error)") }
+        }
         let connection = try ClusterConnection.open(brokers: self.options.brokers(configuration: configuration), settings: configuration.kafka, clusters: configuration.clusterNames, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = connection.embeddedBroker.map { [.init(service: $0)] } ?? []
         services += try ServerServices.make(configuration: configuration, bootstrapServers: connection.bootstrapServers, logger: logger)
@@ -38,9 +40,7 @@ enum ServerServices {
         guard !settings.tokens.isEmpty || settings.allowUnauthenticated else {
             throw ValidationError("the status server needs server.tokens (or, for development only, server.allowUnauthenticated: true)")
         }
-        var listener = ListenerSettings()
-        try listener.setAddress(settings.address)
-        let host = listener.host
+        let host = settings.address.host
         let access: AccessControl
         do {
             access = try AccessControl(settings: settings)
@@ -56,7 +56,7 @@ enum ServerServices {
         return [
             .init(service: producer),
             .init(service: model.reader(topics: configuration.kafka.topics, kafka: kafka, logger: logger)),
-            .init(service: server.application(host: host, port: listener.port, logger: logger) { port in printLine("SERVER=http://\(host):\(port)") }),
+            .init(service: server.application(host: host, port: settings.address.port, logger: logger) { port in printLine("SERVER=http://\(host):\(port)") }),
         ]
     }
 }

@@ -45,7 +45,7 @@ struct ConfigurationTests {
         let cue = try #require(configuration.renderer(named: "cue"))
         #expect(cue.generate == ["sh", "-c", "cue export --out yaml ./..."] && cue.initialize == ["cue", "mod", "tidy"])
         #expect(cue.timeout == .seconds(120) && cue.maxOutputBytes == 16_777_216 && cue.passEnvironment == ["CUE_REGISTRY"])
-        #expect(configuration.server.address == "127.0.0.1:8081" && configuration.server.tokens.count == 2)
+        #expect(configuration.server.address.description == "127.0.0.1:8081" && configuration.server.tokens.count == 2)
         #expect(configuration.server.tokens[0].role == .operator && configuration.server.tokens[0].token == .environment("TRIBUTARY_CI_TOKEN"))
         #expect(configuration.server.tokens[1].role == .viewer && configuration.server.tokens[1].projects.first?.matches("any") == true)
     }

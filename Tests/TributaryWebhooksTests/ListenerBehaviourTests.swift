@@ -78,7 +78,7 @@ struct ListenerBehaviourTests {
             let scrape = try await client.execute(uri: "/metrics", method: .get)
             #expect(scrape.status == .notFound)
         }
-        let metrics = try #require(try harness.listener.makeMetricsApplication())
+        let metrics = try #require(harness.listener.makeMetricsApplication())
         try await metrics.test(.live) { client in
             let response = try await client.execute(uri: "/metrics", method: .get)
             #expect(response.status == .ok)

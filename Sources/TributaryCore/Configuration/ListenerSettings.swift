@@ -23,7 +23,7 @@ public struct ListenerSettings: Sendable {
     public var maxHeaderBytes = 32 * 1024
     /// `metricsAddress`: `host:port` for `/metrics` alone, off the webhook port (which then has none).
     /// Default nil: `/metrics` on the webhook port.
-    public var metricsAddress: String?
+    public var metricsAddress: HostPort?
 
     public init() {}
 
@@ -31,11 +31,9 @@ public struct ListenerSettings: Sendable {
     ///
     /// - Throws: `ListenerAddressError` when the text is not `host:port` with a port of 0–65535.
     public mutating func setAddress(_ text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ListenerAddressError(address: text)
-        }
-        self.host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        self.port = port
+        let address = try HostPort(parsing: text)
+        self.host = address.host
+        self.port = address.port
     }
 
     init(node: ConfigurationNode) throws {
@@ -58,13 +56,35 @@ public struct ListenerSettings: Sendable {
             guard self.requestTimeout >= .seconds(1) else { throw value.error("the request timeout must be at least 1s") }
         }
         if let value = mapping["maxHeaderBytes"] { self.maxHeaderBytes = try value.int(in: 4096...1_048_576) }
-        if let value = mapping["metricsAddress"] {
-            let text = try value.string()
-            var probe = ListenerSettings()
-            do { try probe.setAddress(text) } catch { throw value.error("expected host:port, got '\(text)'") }
-            self.metricsAddress = text
-        }
+        if let value = mapping["metricsAddress"] { self.metricsAddress = try HostPort(value) }
     }
+}
+
+/// A `host:port` to bind (`[::1]:8080` for IPv6).
+public struct HostPort: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// - Throws: `ListenerAddressError` when the text is not `host:port` with a port of 0–65535.
+    public init(parsing text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ListenerAddressError(address: text)
+        }
+        self.init(host: String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)
+    }
+
+    /// From a configuration value, with an error at its line.
+    init(_ node: ConfigurationNode) throws {
+        let text = try node.string()
+        do { try self.init(parsing: text) } catch { throw node.error("expected host:port, got '\(text)'") }
+    }
+
+    public var description: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
 }
 
 /// A listener address that is not `host:port`.

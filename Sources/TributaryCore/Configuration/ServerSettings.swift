@@ -20,7 +20,7 @@ public struct ServerSettings: Sendable {
     }
 
     /// `address`: `host:port`. Default `127.0.0.1:8081` (the webhook listener has 8080).
-    public var address = "127.0.0.1:8081"
+    public var address = HostPort(host: "127.0.0.1", port: 8081)
     /// `tokens`. Default none: nothing is served unless `allowUnauthenticated`.
     public var tokens: [Token] = []
     /// `allowUnauthenticated`: serve without a token, as an operator, for development only. Default false.
@@ -34,11 +34,7 @@ public struct ServerSettings: Sendable {
 
     init(node: ConfigurationNode) throws {
         let mapping = try node.mapping(allowedKeys: ["address", "tokens", "allowUnauthenticated", "historyPerApp", "pushes"])
-        if let value = mapping["address"] {
-            self.address = try value.string()
-            var probe = ListenerSettings()
-            do { try probe.setAddress(self.address) } catch { throw value.error("expected host:port, got '\(self.address)'") }
-        }
+        if let value = mapping["address"] { self.address = try HostPort(value) }
         for entry in try mapping["tokens"]?.sequence() ?? [] {
             let fields = try entry.mapping(allowedKeys: ["name", "token", "role", "projects"])
             var token = Token(token: try fields.required("token").secretReference())

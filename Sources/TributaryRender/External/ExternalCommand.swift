@@ -97,14 +97,14 @@ public struct ExternalCommand: Sendable {
     }
 
     private func describe(_ error: SubprocessError) -> String {
-        let text = "\(error)"
-        if text.localizedCaseInsensitiveContains("limit") {
+        switch error.code {
+        case .outputLimitExceeded:
             return "\(self.displayName) printed more than \(self.maxOutputBytes) bytes; it was stopped (raise maxOutputBytes if that is expected)"
-        }
-        if text.localizedCaseInsensitiveContains("executable") || text.localizedCaseInsensitiveContains("not found") {
+        case .executableNotFound:
             return "\(self.displayName): \(self.arguments[0]) was not found\(self.arguments[0].contains("/") ? "" : " on PATH")"
+        default:
+            return "\(self.displayName) could not be run: \(error)"
         }
-        return "\(self.displayName) could not be run: \(text)"
     }
 
     /// The last lines of standard error, at most about 2,000 characters.

@@ -1,4 +1,3 @@
-import Synchronization
 import TributaryCore
 import TributaryKubernetes
 
@@ -81,10 +80,3 @@ extension KubernetesTarget {
     }
 }
 
-/// Whether a sync got past its dry-run (SyncFail hooks run only then).
-final class StartFlag: Sendable {
-    private let state = Mutex(false)
-
-    func set() { self.state.withLock { $0 = true } }
-    var isSet: Bool { self.state.withLock { $0 } }
-}

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TributaryCore
 import TributarySource
 import TributaryKubernetes
@@ -54,13 +53,13 @@ public struct KubernetesTarget: SyncTarget {
     public func apply(_ manifests: [Manifest], context: ApplyContext) async throws -> ApplyOutcome {
         let (rendered, definedKinds) = try await self.desiredObjectsAndDefinedKinds(manifests)
         let (objects, hooks) = try KubernetesPlan.splitHooks(rendered)
-        let started = StartFlag()
+        var started = false
         do {
-            return try await self.apply(objects, hooks: hooks, definedKinds: definedKinds, context: context, started: started)
+            return try await self.apply(objects, hooks: hooks, definedKinds: definedKinds, context: context, started: &started)
         } catch {
             // Argo CD's SyncFail hooks: run once the sync itself failed — not when it was refused or
             // its dry-run rejected before anything ran, and not when the worker is stopping.
-            guard started.isSet, !(error is CancellationError), !Task.isCancelled, hooks.contains(where: { $0.phases.contains(.syncFail) }) else { throw error }
+            guard started, !(error is CancellationError), !Task.isCancelled, hooks.contains(where: { $0.phases.contains(.syncFail) }) else { throw error }
             do {
                 try await self.runHooks(hooks, phase: .syncFail, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
             } catch let hookError as SyncError {
@@ -72,7 +71,7 @@ public struct KubernetesTarget: SyncTarget {
         }
     }
 
-    private func apply(_ objects: [DesiredObject], hooks: [SyncHook], definedKinds: Set<String>, context: ApplyContext, started: StartFlag) async throws -> ApplyOutcome {
+    private func apply(_ objects: [DesiredObject], hooks: [SyncHook], definedKinds: Set<String>, context: ApplyContext, started: inout Bool) async throws -> ApplyOutcome {
         let previous = try await self.readInventory()
         var counts = SyncEvent.ResourceCounts()
 
@@ -105,7 +104,7 @@ public struct KubernetesTarget: SyncTarget {
         }
 
         // PreSync hooks (a migration Job, say), once everything has passed the dry-run.
-        started.set()
+        started = true
         try await self.runHooks(hooks, phase: .preSync, deadline: .now + (self.waitForHealth ?? Self.defaultHookTimeout))
 
         // 2. The inventory, before any object: previous ∪ new (one entry per object, at its new
