@@ -301,7 +301,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryCLITests",
-            dependencies: ["TributaryKafkaBinding", "TributaryCore", "TributaryKafka", "TributaryTestSupport"]
+            dependencies: [
+                "TributaryKafkaBinding", "TributaryCore", "TributaryKafka", "TributaryTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

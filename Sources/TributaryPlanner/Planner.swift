@@ -13,6 +13,12 @@ import TributaryStage
 /// spread over every worker of their group. The change is committed once every request is
 /// acknowledged; a planner that dies part-way plans the change again, and workers treat a
 /// request for a revision they already hold as `coalesced`.
+///
+/// A delivery the Git host sent again — to another listener replica, which does not know the
+/// first one was published — is dropped here, where all deliveries of a repository meet: the
+/// planner reads back the last `deduplicationLookback` records of each changes partition it is
+/// assigned (so the check survives restarts and rebalances) and drops a change whose delivery an
+/// earlier offset carried within `listener.deduplicationWindow`.
 public final class Planner: Sendable {
     public struct Options: Sendable {
         /// Consumer group. Default `tributary-planners`.
@@ -23,6 +29,8 @@ public final class Planner: Sendable {
         public var fetchAttempts = 10
         /// How often the requests topics' partition counts are read again. Default 30 s.
         public var partitionCountRefresh: Duration = .seconds(30)
+        /// Records of a changes partition read back for earlier copies of a delivery. Default 10,000.
+        public var deduplicationLookback = 10_000
 
         public init() {}
     }
@@ -34,9 +42,15 @@ public final class Planner: Sendable {
     private let logger: Logger
     private let counts = Mutex<(counts: [String: Int], readAt: ContinuousClock.Instant?)>(([:], nil))
     private let source: String
+    private let deduplicationWindow: TimeInterval
+    private let histories = Mutex<[KafkaPartition: DeliveryHistory]>([:])
+    private let historyLoads = KeyedAsyncLock()
+    private let redeliveries = Atomic<Int>(0)
+    private let kafka = Mutex<KafkaConfiguration?>(nil)
 
     public init(configuration: TributaryConfiguration, mirrors: GitMirrorCache, producer: KafkaProducer, options: Options = Options(), logger: Logger) {
         self.planner = ChangePlanner(configuration: configuration, mirrors: mirrors)
+        self.deduplicationWindow = configuration.listener.deduplicationWindow.seconds
         self.topics = configuration.kafka.topics
         self.producer = producer
         self.options = options
@@ -48,7 +62,26 @@ public final class Planner: Sendable {
     public func makeStage(kafka: KafkaConfiguration) -> ConsumerStage {
         var options = ConsumerStage.Options(name: "planner", groupID: self.options.groupID, topics: [self.topics.changes], deadLetterTopic: self.topics.deadLetters)
         options.sessionTimeout = self.options.sessionTimeout
-        return ConsumerStage(options: options, kafka: kafka, producer: self.producer, logger: self.logger, handler: self.handle)
+        self.kafka.withLock { $0 = kafka }
+        return ConsumerStage(
+            options: options, kafka: kafka, producer: self.producer, logger: self.logger,
+            onRebalance: { assignment in
+                // A partition that moved was read on by its other owner: read its history again.
+                let held = Set(assignment.filter { $0.topic == self.topics.changes }.map(\.partition))
+                self.histories.withLock { histories in histories = histories.filter { held.contains($0.key) } }
+            },
+            handler: self.handle
+        )
+    }
+
+    /// `tributary_planner_redeliveries_total`: changes dropped as another copy of a delivery.
+    public func renderMetrics() -> String {
+        """
+        # HELP tributary_planner_redeliveries_total Change events dropped because an earlier record of their partition carried the same delivery.
+        # TYPE tributary_planner_redeliveries_total counter
+        tributary_planner_redeliveries_total \(self.redeliveries.load(ordering: .relaxed))
+
+        """
     }
 
     func handle(_ message: KafkaConsumerMessage, context: ConsumerStageContext) async -> ConsumerStageOutcome {
@@ -60,6 +93,19 @@ public final class Planner: Sendable {
             change = try event.decodePayload(as: ChangeEvent.self)
         } catch {
             return .deadLetter(reason: "undecodable change event: \(error)")
+        }
+        switch await self.earlierCopy(of: change, in: message, context: context) {
+        case .none:
+            return context.isCurrent ? .retry(after: .seconds(1), reason: "the partition's earlier deliveries cannot be read") : .abandon
+        case .some(.some(let earlier)):
+            self.redeliveries.add(1, ordering: .relaxed)
+            self.logger.info(
+                "Delivery already planned; dropping this copy",
+                metadata: ["delivery": "\(change.deliveryID)", "repository": "\(change.repository.key)", "offset": "\(message.offset)", "first": "\(earlier.offset)"]
+            )
+            return .done([])
+        case .some(.none):
+            break
         }
         let requests: [SyncRequest]
         do {
@@ -86,6 +132,34 @@ public final class Planner: Sendable {
         } catch {
             return .deadLetter(reason: "cannot encode sync requests: \(error)")
         }
+    }
+
+    /// The earlier copy of `change`'s delivery in its partition (`.some(nil)` when there is none),
+    /// or nil when the partition's history cannot be read.
+    private func earlierCopy(of change: ChangeEvent, in message: KafkaConsumerMessage, context: ConsumerStageContext) async -> DeliveryHistory.Sighting?? {
+        let partition = message.partition
+        let fresh = DeliveryHistory(window: self.deduplicationWindow)
+        if self.histories.withLock({ $0[partition]?.isLoaded }) != true {
+            let loaded = await self.historyLoads.withLock(partition.description) { () async -> Bool in
+                if self.histories.withLock({ $0[partition]?.isLoaded }) == true { return true }  // read while this waited
+                guard let kafka = self.kafka.withLock({ $0 }) else { return false }
+                do {
+                    let read = try await DeliveryHistory.read(
+                        topic: message.topic, partition: partition, below: message.offset.rawValue,
+                        lookback: self.options.deduplicationLookback, kafka: kafka, logger: self.logger
+                    )
+                    // Read while the partition moved away: its other owner may have read on since.
+                    guard context.isCurrent else { return false }
+                    self.histories.withLock { $0[partition, default: fresh].loaded(read) }
+                    return true
+                } catch {
+                    self.logger.warning("Cannot read the partition's earlier deliveries", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                    return false
+                }
+            }
+            guard loaded else { return nil }
+        }
+        return .some(self.histories.withLock { $0[partition, default: fresh].observe(change, at: message.offset.rawValue) })
     }
 
     /// The partition counts of the requests topics these apps go to, read from the cluster every

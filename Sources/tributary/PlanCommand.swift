@@ -52,11 +52,12 @@ enum PlannerServices {
         let mirrors = GitMirrorCache(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("planner-mirrors"), logger: logger)
         var options = Planner.Options()
         options.sessionTimeout = sessionTimeout
-        let stage = Planner(configuration: configuration, mirrors: mirrors, producer: producer, options: options, logger: logger).makeStage(kafka: kafka)
+        let planner = Planner(configuration: configuration, mirrors: mirrors, producer: producer, options: options, logger: logger)
+        let stage = planner.makeStage(kafka: kafka)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: stage)]
         if let httpAddress {
             services.append(.init(service: try StatusEndpoint.make(
-                address: httpAddress, name: "PLANNER", readiness: { stage.readiness }, metrics: { stage.renderMetrics() }, logger: logger
+                address: httpAddress, name: "PLANNER", readiness: { stage.readiness }, metrics: { stage.renderMetrics() + planner.renderMetrics() }, logger: logger
             )))
         }
         return services

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 import Testing
@@ -550,6 +551,108 @@ final class WorkerProcessTests {
         }
         await consumer.close()
         return result
+    }
+
+    /// Starts `tributary listen` on a free port; returns it with the port it listens on.
+    func startListener(_ name: String, config: String) async throws -> (process: ChildProcess, port: Int) {
+        let logPath = self.root.appendingPathComponent("\(name).log").path
+        let process = try ChildProcess(
+            [TributaryProcess.executable.path, "listen", "--config", config, "--address", "127.0.0.1:0", "--log-level", "info"], outputPath: logPath
+        )
+        self.children.append(process)
+        var port = 0
+        try await self.waitWithLogs("\(name) to listen") {
+            guard let output = try? String(contentsOfFile: logPath, encoding: .utf8), let marker = output.range(of: "LISTENING=http://127.0.0.1:") else { return false }
+            port = Int(output[marker.upperBound...].prefix { $0.isNumber }) ?? 0
+            return port != 0
+        }
+        return (process, port)
+    }
+
+    /// POSTs a GitHub push webhook signed with `secret`; returns the HTTP status.
+    func postGitHubPush(port: Int, secret: String, delivery: String, repository: String, before: String, after: String) throws -> Int {
+        let cloneURL = self.daemon.url("\(repository).git")
+        let body = Data("""
+            {"ref":"refs/heads/main","before":"\(before)","after":"\(after)","created":false,"deleted":false,"forced":false,\
+            "repository":{"full_name":"acme/\(repository)","clone_url":"\(cloneURL)","html_url":"https://example.com/acme/\(repository)"},\
+            "pusher":{"name":"octocat"},"commits":[]}
+            """.utf8)
+        let signature = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8))).map { String(format: "%02x", $0) }.joined()
+        let file = self.root.appendingPathComponent("push-\(UUID().uuidString.prefix(6)).json")
+        try body.write(to: file)
+        let status = try run([
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/hooks/github",
+            "-H", "Content-Type: application/json", "-H", "X-GitHub-Event: push", "-H", "X-GitHub-Delivery: \(delivery)",
+            "-H", "X-GitHub-Hook-ID: 42", "-H", "X-Hub-Signature-256: sha256=\(signature)", "--data-binary", "@\(file.path)",
+        ])
+        return Int(status) ?? 0
+    }
+
+    /// The records of every partition of `topic` that carry `delivery`, as (partition, offset).
+    func records(of delivery: String, in topic: String) async throws -> [(partition: Int32, offset: Int64)] {
+        struct Carrier: Decodable { var deliveryID: String? }
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(kafka: KafkaConfiguration(bootstrapServers: self.bootstrap), groupID: "test-records-\(UUID().uuidString.prefix(6))"),
+            logger: .init(label: "test")
+        )
+        var found: [(partition: Int32, offset: Int64)] = []
+        for index in 0..<6 {
+            let partition = KafkaPartition(index)
+            let (_, high) = try await consumer.watermarks(topic: topic, partition: partition)
+            guard high.rawValue > 0 else { continue }
+            try consumer.assign([KafkaTopicPartition(topic: topic, partition: partition, offset: .beginning)])
+            for try await message in consumer.messages {
+                if (try? CloudEvent(kafkaMessage: message).decodePayload(as: Carrier.self))?.deliveryID == delivery {
+                    found.append((partition.rawValue, message.offset.rawValue))
+                }
+                if message.offset.rawValue >= high.rawValue - 1 { break }
+            }
+        }
+        await consumer.close()
+        return found
+    }
+
+    @Test func aPushRedeliveredToOtherListenerReplicasAndAfterAPlannerRestartIsSyncedOnce() async throws {
+        let secret = "replica-test-hmac-secret"
+        let work = try self.makeRepository("solo")
+        let first = try self.commit(work, value: 1)
+        let config = try self.writeConfiguration(apps: ["solo"])
+        let yaml = try String(contentsOfFile: config, encoding: .utf8) + "webhooks:\n  github: { secrets: [ { value: \"\(secret)\" } ] }\n"
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: config))
+        let planner = try await self.startPlanner(config: config)
+        _ = try await self.startWorker("worker", config: config)
+        try await self.waitWithLogs("the first sync") { self.syncedRevision("solo") == first }
+        let replicas = [try await self.startListener("listener-a", config: config), try await self.startListener("listener-b", config: config)]
+
+        try await self.withSyncLog { log, _ in
+            let second = try self.commit(work, value: 2)
+            // The host sends the delivery to one replica, then again (a timeout on its side) to another.
+            #expect(try self.postGitHubPush(port: replicas[0].port, secret: secret, delivery: "redelivered", repository: "solo", before: first, after: second) == 202)
+            try await self.waitWithLogs("the push applied") { self.syncedRevision("solo") == second }
+            #expect(try self.postGitHubPush(port: replicas[1].port, secret: secret, delivery: "redelivered", repository: "solo", before: first, after: second) == 202)
+            func plannerPassed(copies: Int) async throws -> Bool {
+                let found = try await self.records(of: "redelivered", in: "tributary.changes")
+                guard found.count == copies, let last = found.map(\.offset).max() else { return false }
+                return try await self.committed(group: "tributary-planners", topic: "tributary.changes", partition: Int(found[0].partition)) > last
+            }
+            try await self.waitWithLogs("the planner to pass the second copy") { try await plannerPassed(copies: 2) }
+            #expect(try run(["curl", "-sf", "http://127.0.0.1:\(planner.port)/metrics"]).contains("tributary_planner_redeliveries_total 1"))
+            // A planner that restarts reads the partition back: a third copy, from a fresh replica, is dropped too.
+            #expect(planner.process.signal(SIGTERM, waitingUpTo: .seconds(20)) == 0)
+            let restarted = try await self.start("planner-2", ["plan", "--config", config])
+            let third = try await self.startListener("listener-c", config: config)
+            #expect(try self.postGitHubPush(port: third.port, secret: secret, delivery: "redelivered", repository: "solo", before: first, after: second) == 202)
+
+            try await self.waitWithLogs("the restarted planner to pass the third copy") { try await plannerPassed(copies: 3) }
+            let copies = try await self.records(of: "redelivered", in: "tributary.changes")
+            #expect(Set(copies.map(\.partition)).count == 1, "all copies of a repository's deliveries meet on one partition")
+            #expect(try await self.records(of: "redelivered", in: "tributary.requests").count == 1, "one sync request for the three copies")
+            let metrics = try run(["curl", "-sf", "http://127.0.0.1:\(restarted.port)/metrics"])
+            #expect(metrics.contains("tributary_planner_redeliveries_total 1"), "the restarted planner dropped the third copy")
+            try await self.waitWithLogs("the sync event") { !log.matching { $0.deliveryID == "redelivered" }.isEmpty }
+            let events = log.matching { $0.deliveryID == "redelivered" }
+            #expect(events.map(\.event.phase) == [.succeeded], "one sync for the delivery: \(events.map(\.event.phase))")
+        }
     }
 
     @Test func twoNotifierProcessesAndARestartDeliverEachNotificationOnce() async throws {
