@@ -31,3 +31,10 @@ extension GitRemote {
         }
     }
 }
+
+extension GitMirrorCache.Limits {
+    /// The limits of the `mirrors` section.
+    public init(_ settings: MirrorSettings) {
+        self.init(maxRepositories: settings.maxRepositories, maxBytes: settings.maxBytes)
+    }
+}

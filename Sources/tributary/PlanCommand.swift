@@ -7,6 +7,7 @@ import TributaryGit
 import TributaryKafka
 import TributaryKafkaBinding
 import TributaryPlanner
+import TributarySource
 import TributaryStage
 
 /// `tributary plan`: a member of the planner group.
@@ -49,7 +50,7 @@ enum PlannerServices {
     ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let kafka = try configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
-        let mirrors = GitMirrorCache(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("planner-mirrors"), logger: logger)
+        let mirrors = GitMirrorCache(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("planner-mirrors"), limits: .init(configuration.mirrors), logger: logger)
         var options = Planner.Options()
         options.sessionTimeout = sessionTimeout
         let planner = Planner(configuration: configuration, mirrors: mirrors, producer: producer, options: options, logger: logger)

@@ -6,6 +6,7 @@ import TributaryCore
 import TributaryGit
 import TributaryKafka
 import TributaryKafkaBinding
+import TributarySource
 import TributaryStage
 import TributarySync
 
@@ -58,7 +59,7 @@ enum WorkerServices {
     ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let kafka = try configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
-        let mirrors = GitMirrorCache(directory: URL(fileURLWithPath: options.dataDir).appendingPathComponent("mirrors"), logger: logger)
+        let mirrors = GitMirrorCache(directory: URL(fileURLWithPath: options.dataDir).appendingPathComponent("mirrors"), limits: .init(configuration.mirrors), logger: logger)
         // Only this cluster's apps: their targets' credentials are the only ones this process resolves.
         var own = configuration
         own.apps = configuration.apps.filter { $0.cluster == cluster }

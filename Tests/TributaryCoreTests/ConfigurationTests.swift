@@ -45,6 +45,7 @@ struct ConfigurationTests {
         let cue = try #require(configuration.renderer(named: "cue"))
         #expect(cue.generate == ["sh", "-c", "cue export --out yaml ./..."] && cue.initialize == ["cue", "mod", "tidy"])
         #expect(cue.timeout == .seconds(120) && cue.maxOutputBytes == 16_777_216 && cue.passEnvironment == ["CUE_REGISTRY"])
+        #expect(configuration.mirrors.maxRepositories == 200 && configuration.mirrors.maxBytes == 20 << 30)
         #expect(configuration.server.address.description == "127.0.0.1:8081" && configuration.server.tokens.count == 2)
         #expect(configuration.server.tokens[0].role == .operator && configuration.server.tokens[0].token == .environment("TRIBUTARY_CI_TOKEN"))
         #expect(configuration.server.tokens[1].role == .viewer && configuration.server.tokens[1].projects.first?.matches("any") == true)
@@ -130,12 +131,16 @@ struct ConfigurationTests {
         #expect(partitions?.description == "c.yaml:2: kafka.partitions: expected a whole number, got 'six'")
     }
 
-    @Test func outOfRangeValueAndBadAddressAreRejected() {
+    @Test func outOfRangeValueAndBadAddressAreRejected() throws {
         let range = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: "kafka:\n  partitions: 0\n", file: "c.yaml") }
         #expect(range?.key == "kafka.partitions")
         let address = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: "listener:\n  address: localhost\n", file: "c.yaml") }
         #expect(address?.key == "listener.address")
         #expect(address?.line == 2)
+        let size = #expect(throws: ConfigurationError.self) { try TributaryConfiguration.parse(yaml: "mirrors:\n  maxSize: 20GB\n", file: "c.yaml") }
+        #expect(size?.key == "mirrors.maxSize" && size?.line == 2)
+        #expect(try TributaryConfiguration.parse(yaml: "mirrors: { maxSize: 512Mi }\n", file: "c.yaml").mirrors.maxBytes == 512 << 20)
+        #expect(try TributaryConfiguration.parse(yaml: "mirrors: { maxSize: 1048576 }\n", file: "c.yaml").mirrors.maxBytes == 1 << 20)
     }
 
     @Test func invalidYAMLIsReportedWithItsLine() {

@@ -2,7 +2,7 @@ import Foundation
 import TributaryTestSupport
 import Logging
 import Testing
-import TributaryGit
+@testable import TributaryGit
 
 @Suite("Git mirror cache against real servers", .timeLimit(.minutes(2)))
 struct GitMirrorCacheTests {
@@ -125,5 +125,58 @@ struct GitMirrorCacheTests {
     @Test func debiansLibgit2SupportsHTTPSAndSSH() {
         #expect(GitLibrary.features.https)
         #expect(GitLibrary.features.ssh)
+    }
+}
+
+@Suite("Git mirror cache eviction")
+struct GitMirrorEvictionTests {
+    func use(_ name: String, _ lastUse: UInt64, _ bytes: Int64 = 10, inUse: Bool = false) -> MirrorUse {
+        MirrorUse(name: name, lastUse: lastUse, bytes: bytes, inUse: inUse)
+    }
+
+    @Test func theLeastRecentlyUsedGoFirstUntilTheCountAndSizeFit() {
+        let mirrors = [self.use("c", 3), self.use("a", 1), self.use("b", 2), self.use("d", 4)]
+        #expect(GitMirrorCache.evictions(mirrors, limits: .init(maxRepositories: 2)) == ["a", "b"])
+        #expect(GitMirrorCache.evictions(mirrors, limits: .init(maxRepositories: 4)) == [])
+        #expect(GitMirrorCache.evictions(mirrors, limits: .init(maxBytes: 25)) == ["a", "b"])
+        #expect(GitMirrorCache.evictions(mirrors, limits: .init(maxRepositories: 3, maxBytes: 15)) == ["a", "b", "c"])
+        #expect(GitMirrorCache.evictions(mirrors, limits: .init()) == [])
+    }
+
+    @Test func aMirrorInUseStaysAndStillCounts() {
+        let mirrors = [self.use("a", 1, inUse: true), self.use("b", 2), self.use("c", 3)]
+        #expect(GitMirrorCache.evictions(mirrors, limits: .init(maxRepositories: 1)) == ["b", "c"])
+        #expect(GitMirrorCache.evictions([self.use("a", 1, inUse: true)], limits: .init(maxRepositories: 0)) == [])
+    }
+
+    @Test func beyondTheLimitTheOldestMirrorIsDeletedAndClonedAgainWhenUsed() async throws {
+        let fixture = try GitFixture()
+        let head = try fixture.commit(["README.md": "hello\n"])
+        var remotes: [GitRemote] = []
+        for name in ["one", "two", "three"] {
+            let copy = fixture.served.appendingPathComponent("\(name).git")
+            _ = try run(["cp", "-r", fixture.bare.path, copy.path])
+            remotes.append(GitRemote(url: "file://\(copy.path)"))
+        }
+        let directory = fixture.root.appendingPathComponent("mirrors")
+        let cache = GitMirrorCache(directory: directory, limits: .init(maxRepositories: 2), logger: Logger(label: "test"))
+        for remote in remotes { #expect(try await cache.fetchHead(of: "main", in: remote) == head) }
+        let names = remotes.map { GitMirrorCache.mirrorName(for: $0) }
+        func onDisk() throws -> Set<String> { Set(try FileManager.default.contentsOfDirectory(atPath: directory.path)) }
+        // Eviction runs on the mirror's queue, after the call that went over the limit returned.
+        try await waitUntil("the first mirror deleted", timeout: .seconds(30)) { (try? onDisk()) == Set(names[1...]) }
+        #expect(cache.mirrorNames == names[1...].sorted())
+
+        // Used again: fetched anew (the fetch before the eviction does not count), and now `two` is the oldest.
+        let fetches = cache.networkFetchCount(for: remotes[0])
+        #expect(try await cache.fetchHead(of: "main", in: remotes[0], mustContain: head) == head)
+        #expect(cache.networkFetchCount(for: remotes[0]) == fetches + 1)
+        #expect(try await cache.files(at: head, under: "", in: remotes[0]).map(\.path) == ["README.md"])
+        try await waitUntil("the second mirror deleted", timeout: .seconds(30)) { (try? onDisk()) == [names[0], names[2]] }
+
+        // A new cache over the same directory counts what is there, and keeps to a size limit.
+        let small = GitMirrorCache(directory: directory, limits: .init(maxBytes: 1), logger: Logger(label: "test"))
+        try await waitUntil("every unused mirror deleted", timeout: .seconds(30)) { (try? onDisk()) == [] }
+        #expect(small.mirrorNames.isEmpty)
     }
 }

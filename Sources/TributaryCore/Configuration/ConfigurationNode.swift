@@ -102,6 +102,17 @@ public struct ConfigurationNode {
         return duration
     }
 
+    /// A size in bytes: a whole number, or a quantity as Kubernetes writes them (`512Mi`, `20Gi`, `1G`).
+    public func byteSize() throws -> Int64 {
+        let text = try self.string().trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int64)] = [("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40), ("K", 1_000), ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000)]
+        let (number, multiplier) = units.first { text.hasSuffix($0.0) }.map { (String(text.dropLast($0.0.count)), $0.1) } ?? (text, 1)
+        guard let value = Int64(number), value > 0, value <= Int64.max / multiplier else {
+            throw self.error("expected a size such as 1048576, 512Mi or 20Gi, got '\(text)'")
+        }
+        return value * multiplier
+    }
+
     public func stringList() throws -> [String] {
         try self.sequence().map { try $0.string() }
     }

@@ -9,6 +9,8 @@ public struct TributaryConfiguration: Sendable {
     public var listener: ListenerSettings
     /// `server`: the status API.
     public var server = ServerSettings()
+    /// `mirrors`: limits on the Git mirrors kept on disk.
+    public var mirrors = MirrorSettings()
     public var webhooks: WebhookSettings
     /// `repositories`: clone URLs and credentials.
     public var repositories: [RepositorySettings] = []
@@ -66,6 +68,7 @@ public struct TributaryConfiguration: Sendable {
             case "kafka": configuration.kafka = try KafkaSettings(node: node)
             case "listener": configuration.listener = try ListenerSettings(node: node)
             case "server": configuration.server = try ServerSettings(node: node)
+            case "mirrors": configuration.mirrors = try MirrorSettings(node: node)
             case "webhooks": configuration.webhooks = try WebhookSettings(node: node)
             case "repositories": configuration.repositories = try node.sequence().map(RepositorySettings.init(node:))
             case "projects": configuration.projects += try node.sequence().map(ProjectSettings.init(node:))
@@ -218,7 +221,7 @@ public struct TributaryConfiguration: Sendable {
         return self.repositories.first { $0.url == url || (key != nil && RepositoryKey(url: $0.url) == key) }
     }
 
-    static let topLevelKeys: Set<String> = ["kafka", "listener", "server", "webhooks", "repositories", "projects", "clusters", "definitions", "apps", "helm", "plugins", "sinks", "triggers", "subscriptions", "templates"]
+    static let topLevelKeys: Set<String> = ["kafka", "listener", "server", "mirrors", "webhooks", "repositories", "projects", "clusters", "definitions", "apps", "helm", "plugins", "sinks", "triggers", "subscriptions", "templates"]
 }
 
 extension ConfigurationError {
