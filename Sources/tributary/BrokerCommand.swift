@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -45,6 +46,21 @@ struct BrokerCommand: AsyncParsableCommand {
             try Data((broker.bootstrapServers + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         }
         printLine("BOOTSTRAP=\(broker.bootstrapServers)")
+
+        // Fault injection (scripts/fault-suite): SIGUSR1 takes every broker off the network and
+        // SIGUSR2 brings them back, in place — restarting the mock would lose its data.
+        let brokerCount = Int32(self.brokers)
+        let faults = [SIGUSR1, SIGUSR2].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                for id in 1...brokerCount { number == SIGUSR1 ? broker.setBrokerDown(id) : broker.setBrokerUp(id) }
+                logger.warning(number == SIGUSR1 ? "Brokers set down (SIGUSR1)" : "Brokers set up again (SIGUSR2)")
+            }
+            source.resume()
+            return source
+        }
+        defer { faults.forEach { $0.cancel() } }
 
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: broker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
