@@ -36,7 +36,7 @@ struct ConsumerStageTests {
         }
     }
 
-    @Test func aDeadLetterTheBrokerRefusesIsRetriedAndHoldsTheOffsetUntilWritten() async throws {
+    @Test(.enabled(if: TestCluster.isEmbedded, "injects a fault through the embedded broker")) func aDeadLetterTheBrokerRefusesIsRetriedAndHoldsTheOffsetUntilWritten() async throws {
         let embedded = try #require(self.cluster.embedded, "needs the embedded broker to take the dead-letter partition's leader away")
         let source = try await self.cluster.makeTopic("source", partitions: 1)
         let deadLetters = try await self.cluster.makeTopic("dlq", partitions: 1)

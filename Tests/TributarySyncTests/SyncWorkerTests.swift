@@ -174,7 +174,7 @@ struct SyncWorkerTests {
         }
     }
 
-    @Test func aPlannerStoppedPartWayThroughAFanOutRepublishesAndNothingIsAppliedTwice() async throws {
+    @Test(.enabled(if: TestCluster.isEmbedded, "injects a fault through the embedded broker")) func aPlannerStoppedPartWayThroughAFanOutRepublishesAndNothingIsAppliedTwice() async throws {
         let embedded = try #require(self.cluster.embedded, "needs the embedded broker to take a requests partition's leader away")
         let apps = (0..<8).map { "app-\($0)" }
         let first = try self.fixture.git.commit(Dictionary(uniqueKeysWithValues: apps.map { ("apps/\($0)/config.yaml", Optional(SyncFixture.configMap($0, "1"))) }))

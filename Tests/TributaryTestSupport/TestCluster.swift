@@ -10,6 +10,10 @@ public final class TestCluster: Sendable {
     public let embedded: EmbeddedKafkaBroker?
     public let logger: Logger
 
+    /// Whether tests run on the embedded broker (KAFKA_BROKERS unset): the only one whose faults a
+    /// test can inject. Tests that take brokers down or leaders away are enabled on it only.
+    public static var isEmbedded: Bool { (ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "").isEmpty }
+
     public init() throws {
         var logger = Logger(label: "tributary.tests")
         logger.logLevel = ProcessInfo.processInfo.environment["TRIBUTARY_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

@@ -107,7 +107,7 @@ struct ListenerBehaviourTests {
         #expect(records.count == 2)
     }
 
-    @Test func brokerOutageIsA503AndTheRetryIsAccepted() async throws {
+    @Test(.enabled(if: TestCluster.isEmbedded, "injects a fault through the embedded broker")) func brokerOutageIsA503AndTheRetryIsAccepted() async throws {
         let harness = try await ListenerHarness.make(publishTimeout: "1s")
         let broker = try #require(harness.cluster.embedded, "needs the embedded broker to take it down")
         let delivery = SignedDelivery(.github, body: Payloads.push(.github))
