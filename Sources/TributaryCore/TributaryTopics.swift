@@ -35,6 +35,9 @@ public struct TributaryTopics: Hashable, Sendable {
     /// Create it compacted (`cleanup.policy=compact`); one partition is enough.
     public var controls: String { "\(self.prefix).controls" }
 
+    /// The topics to create with `cleanup.policy=compact`: the last record per key is their state.
+    public var compacted: Set<String> { [self.delivered, self.controls] }
+
     /// Every topic, in pipeline order.
     public var all: [String] { [self.changes, self.requests, self.sync, self.notifications, self.delivered, self.deadLetters, self.controls] }
 }

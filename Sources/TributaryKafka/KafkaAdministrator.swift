@@ -19,8 +19,11 @@ public struct KafkaAdministrator: Sendable {
     ///
     /// - Parameters:
     ///   - replicationFactor: copies of each partition; -1 uses the broker's default.
+    ///   - configs: topic configuration for every new topic (`cleanup.policy: compact`, ...).
     /// - Throws: `KafkaError` for the first topic the cluster refused.
-    public func createTopics(_ names: [String], partitions: Int, replicationFactor: Int = -1, timeout: Duration = .seconds(30)) async throws {
+    public func createTopics(
+        _ names: [String], partitions: Int, replicationFactor: Int = -1, configs: [String: String] = [:], timeout: Duration = .seconds(30)
+    ) async throws {
         guard !names.isEmpty else { return }
         let client = try RDKafkaClient(
             type: RD_KAFKA_PRODUCER,
@@ -37,6 +40,10 @@ public struct KafkaAdministrator: Sendable {
                     throw KafkaError.configuration("topic \(name): \(errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })")
                 }
                 newTopics.append(topic)
+                for (key, value) in configs.sorted(by: { $0.key < $1.key }) {
+                    let error = rd_kafka_NewTopic_set_config(topic, key, value)
+                    guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdKafka: error, context: "topic \(name): \(key)=\(value)") }
+                }
             }
             let queue = rd_kafka_queue_new(client.handle)
             defer { rd_kafka_queue_destroy(queue) }

@@ -9,7 +9,7 @@ struct Tributary: AsyncParsableCommand {
         subcommands: [
             DevCommand.self, BrokerCommand.self, ListenCommand.self, PlanCommand.self, WorkerCommand.self, NotifyCommand.self,
             RenderCommand.self, CheckCommand.self, ImportCommand.self, SyncCommand.self, DiffCommand.self, SuspendCommand.self, ResumeCommand.self,
-            ServerCommand.self, TailCommand.self,
+            ServerCommand.self, TailCommand.self, CreateTopicsCommand.self,
         ]
     )
 }

@@ -44,6 +44,17 @@ struct KafkaRoundTripTests {
         await producer.shutdown()
     }
 
+    /// What `tributary create-topics` does on a real cluster (the embedded broker has no CreateTopics).
+    @Test(.enabled(if: !TestCluster.isEmbedded, "the embedded broker has no CreateTopics API")) func createTopicsMakesCompactedTopicsAndLeavesExistingOnesAlone() async throws {
+        let administrator = KafkaAdministrator(configuration: self.cluster.kafkaConfiguration, logger: self.cluster.logger)
+        let name = "test.admin.\(UUID().uuidString.prefix(8).lowercased())"
+        try await administrator.createTopics([name], partitions: 3, configs: ["cleanup.policy": "compact"])
+        try await administrator.createTopics([name], partitions: 5)  // exists: left as it is, no error
+        let producer = try self.cluster.makeProducer()
+        let counts = try await producer.partitionCounts(timeout: .seconds(10))
+        #expect(counts[name] == 3)
+    }
+
     @Test func deliveryReportsCarryThePartitionAndConsecutiveOffsets() async throws {
         let topic = try await self.cluster.makeTopic("offsets")
         let producer = try self.cluster.makeProducer()
