@@ -1,3 +1,4 @@
+import Crypto
 import Synchronization
 
 /// Remembers deliveries the broker acknowledged, so a redelivery inside the window is answered
@@ -8,11 +9,23 @@ import Synchronization
 /// past `capacity` the oldest entries go first. Per process: replicas behind a load balancer each
 /// keep their own (workers tolerate the rare duplicate that slips through).
 final class DeliveryDeduplicator: Sendable {
+    /// Provider, hook id, delivery id and fingerprint, kept as their SHA-256: 32 bytes inline
+    /// instead of four strings (two of them on the heap), which at full capacity is the bulk of
+    /// the listener's memory.
     struct Key: Hashable, Sendable {
-        var provider: String
-        var hookID: String
-        var deliveryID: String
-        var fingerprint: String
+        private let high: SIMD2<UInt64>
+        private let low: SIMD2<UInt64>
+
+        init(provider: String, hookID: String, deliveryID: String, fingerprint: String) {
+            var hash = SHA256()
+            for field in [provider, hookID, deliveryID, fingerprint] {
+                hash.update(data: Array(field.utf8))
+                hash.update(data: [0])  // a separator no field contains
+            }
+            let words = hash.finalize().withUnsafeBytes { bytes in (0..<4).map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
+            self.high = SIMD2(words[0], words[1])
+            self.low = SIMD2(words[2], words[3])
+        }
     }
 
     enum Reservation: Equatable {
