@@ -37,7 +37,11 @@ public final class GitMirrorCache: Sendable {
         self.limits = limits
         GitLibrary.initialize()
         guard limits != Limits() else { return }
-        let existing = ((try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.contentModificationDateKey])) ?? [])
+        let contents = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
+        for doomed in contents where doomed.lastPathComponent.contains(".git.evicted-") {
+            try? FileManager.default.removeItem(at: doomed)  // an eviction a crash interrupted
+        }
+        let existing = contents
             .filter { $0.pathExtension == "git" }
             .map { ($0, (try? $0.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast) }
             .sorted { $0.1 < $1.1 }
@@ -251,12 +255,15 @@ public final class GitMirrorCache: Sendable {
     }
 
     /// The mirrors to delete, least recently used first, until the rest are within `limits`;
-    /// mirrors in use stay (and still count).
+    /// mirrors in use stay (and still count), and so does the one used last: a caller's next
+    /// step often reads the mirror it just fetched, and a limit below one repository's size must
+    /// not empty the cache after every operation.
     static func evictions(_ mirrors: [MirrorUse], limits: Limits) -> [String] {
         var count = mirrors.count
         var bytes = mirrors.reduce(Int64(0)) { $0 + $1.bytes }
         var evicted: [String] = []
-        for mirror in mirrors.sorted(by: { $0.lastUse < $1.lastUse }) where !mirror.inUse {
+        let newest = mirrors.map(\.lastUse).max()
+        for mirror in mirrors.sorted(by: { $0.lastUse < $1.lastUse }) where !mirror.inUse && mirror.lastUse != newest {
             let overCount = limits.maxRepositories.map { count > $0 } ?? false
             let overSize = limits.maxBytes.map { bytes > $0 } ?? false
             guard overCount || overSize else { break }
@@ -337,11 +344,16 @@ private final class MirrorEntry: Sendable {
             }
             guard !inUse else { return report(false, bytes) }
             self.mirror = nil
-            try? FileManager.default.removeItem(atPath: self.path)
+            // Renamed first: a crash half-way through deleting must not leave a mirror that opens.
+            let doomed = "\(self.path).evicted-\(UInt64.random(in: 0...UInt64.max))"
+            if (try? FileManager.default.moveItem(atPath: self.path, toPath: doomed)) != nil {
+                try? FileManager.default.removeItem(atPath: doomed)
+            }
             self.state.withLock { state in
                 state.evictedAfter = state.fetchesStarted
                 state.lastResult = nil
                 state.bytes = 0
+                state.present = false  // a job queued before this one may have measured it again
             }
             report(true, bytes)
         }

@@ -41,11 +41,15 @@ struct DeliveryHistory: Sendable {
     /// Sightings kept at most; past it, those received longest ago go first.
     let capacity: Int
     private(set) var sightings: [Key: Sighting] = [:]
-    /// Whether the partition was read back (`load`) since it was assigned.
+    /// The assignment of the partition this history belongs to (`KafkaConsumerMessage.assignmentGeneration`):
+    /// once the partition moved away and back, its other owner may have read records this one never saw.
+    let generation: UInt64
+    /// Whether the partition was read back (`loaded(_:)`) in this assignment.
     var isLoaded = false
 
-    init(window: TimeInterval, capacity: Int = 100_000) {
+    init(window: TimeInterval, generation: UInt64 = 0, capacity: Int = 100_000) {
         self.window = window
+        self.generation = generation
         self.capacity = capacity
     }
 

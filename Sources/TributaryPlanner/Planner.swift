@@ -95,8 +95,13 @@ public final class Planner: Sendable {
             return .deadLetter(reason: "undecodable change event: \(error)")
         }
         switch await self.earlierCopy(of: change, in: message, context: context) {
+        case .none where !context.isCurrent:
+            return .abandon
+        case .none where context.attempt < 3:
+            return .retry(after: .seconds(1), reason: "the partition's earlier deliveries cannot be read")
         case .none:
-            return context.isCurrent ? .retry(after: .seconds(1), reason: "the partition's earlier deliveries cannot be read") : .abandon
+            // A redelivery planned twice only costs the workers a `coalesced` request; a stalled partition costs every push.
+            self.logger.warning("Planning without checking for redeliveries", metadata: ["delivery": "\(change.deliveryID)", "partition": "\(message.partition)"])
         case .some(.some(let earlier)):
             self.redeliveries.add(1, ordering: .relaxed)
             self.logger.info(
@@ -135,13 +140,14 @@ public final class Planner: Sendable {
     }
 
     /// The earlier copy of `change`'s delivery in its partition (`.some(nil)` when there is none),
-    /// or nil when the partition's history cannot be read.
+    /// or nil when the partition's history cannot be read, or the partition moved meanwhile.
     private func earlierCopy(of change: ChangeEvent, in message: KafkaConsumerMessage, context: ConsumerStageContext) async -> DeliveryHistory.Sighting?? {
         let partition = message.partition
-        let fresh = DeliveryHistory(window: self.deduplicationWindow)
-        if self.histories.withLock({ $0[partition]?.isLoaded }) != true {
+        let generation = message.assignmentGeneration
+        func isLoaded() -> Bool { self.histories.withLock { $0[partition].map { $0.generation == generation && $0.isLoaded } ?? false } }
+        if !isLoaded() {
             let loaded = await self.historyLoads.withLock(partition.description) { () async -> Bool in
-                if self.histories.withLock({ $0[partition]?.isLoaded }) == true { return true }  // read while this waited
+                if isLoaded() { return true }  // read while this waited
                 guard let kafka = self.kafka.withLock({ $0 }) else { return false }
                 do {
                     let read = try await DeliveryHistory.read(
@@ -150,7 +156,12 @@ public final class Planner: Sendable {
                     )
                     // Read while the partition moved away: its other owner may have read on since.
                     guard context.isCurrent else { return false }
-                    self.histories.withLock { $0[partition, default: fresh].loaded(read) }
+                    self.histories.withLock { histories in
+                        if histories[partition]?.generation != generation {
+                            histories[partition] = DeliveryHistory(window: self.deduplicationWindow, generation: generation)
+                        }
+                        histories[partition]!.loaded(read)
+                    }
                     return true
                 } catch {
                     self.logger.warning("Cannot read the partition's earlier deliveries", metadata: ["partition": "\(partition)", "error": "\(error)"])
@@ -159,7 +170,10 @@ public final class Planner: Sendable {
             }
             guard loaded else { return nil }
         }
-        return .some(self.histories.withLock { $0[partition, default: fresh].observe(change, at: message.offset.rawValue) })
+        return self.histories.withLock { histories -> DeliveryHistory.Sighting?? in
+            guard histories[partition]?.generation == generation else { return nil }
+            return .some(histories[partition]!.observe(change, at: message.offset.rawValue))
+        }
     }
 
     /// The partition counts of the requests topics these apps go to, read from the cluster every

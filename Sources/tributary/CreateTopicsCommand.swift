@@ -6,7 +6,7 @@ import TributaryKafka
 struct CreateTopicsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create-topics",
-        abstract: "Create Tributary's topics on a Kafka cluster: kafka.partitions each, the ledger and controls compacted. Existing topics are left as they are."
+        abstract: "Create Tributary's topics on a Kafka cluster: kafka.partitions each, the ledger and controls compacted. Existing topics are left as they are (their settings are not checked)."
     )
 
     @OptionGroup var options: CommonOptions
@@ -29,7 +29,7 @@ struct CreateTopicsCommand: AsyncParsableCommand {
                 [name], partitions: name == topics.controls ? 1 : configuration.kafka.partitions, replicationFactor: self.replicationFactor,
                 configs: compacted ? ["cleanup.policy": "compact"] : [:]
             )
-            printLine("\(name)\(compacted ? " (compacted)" : "")")
+            printLine("\(name)\(compacted ? " (compacted when created here)" : "")")
         }
     }
 }

@@ -143,10 +143,16 @@ struct GitMirrorEvictionTests {
         #expect(GitMirrorCache.evictions(mirrors, limits: .init()) == [])
     }
 
+    @Test func theMirrorUsedLastStaysEvenBeyondTheLimits() {
+        let mirrors = [self.use("a", 1, 100), self.use("b", 2, 100)]
+        #expect(GitMirrorCache.evictions(mirrors, limits: .init(maxBytes: 10)) == ["a"])
+        #expect(GitMirrorCache.evictions([self.use("a", 1, 100)], limits: .init(maxRepositories: 1, maxBytes: 10)) == [])
+    }
+
     @Test func aMirrorInUseStaysAndStillCounts() {
-        let mirrors = [self.use("a", 1, inUse: true), self.use("b", 2), self.use("c", 3)]
+        let mirrors = [self.use("a", 1, inUse: true), self.use("b", 2), self.use("c", 3), self.use("d", 4)]
         #expect(GitMirrorCache.evictions(mirrors, limits: .init(maxRepositories: 1)) == ["b", "c"])
-        #expect(GitMirrorCache.evictions([self.use("a", 1, inUse: true)], limits: .init(maxRepositories: 0)) == [])
+        #expect(GitMirrorCache.evictions([self.use("a", 1, inUse: true), self.use("b", 2)], limits: .init(maxRepositories: 0)) == [])
     }
 
     @Test func beyondTheLimitTheOldestMirrorIsDeletedAndClonedAgainWhenUsed() async throws {
@@ -174,9 +180,11 @@ struct GitMirrorEvictionTests {
         #expect(try await cache.files(at: head, under: "", in: remotes[0]).map(\.path) == ["README.md"])
         try await waitUntil("the second mirror deleted", timeout: .seconds(30)) { (try? onDisk()) == [names[0], names[2]] }
 
-        // A new cache over the same directory counts what is there, and keeps to a size limit.
+        // A new cache over the same directory counts what is there (the newest first to stay), and
+        // sweeps what an interrupted eviction left.
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("\(names[0]).evicted-1"), withIntermediateDirectories: true)
         let small = GitMirrorCache(directory: directory, limits: .init(maxBytes: 1), logger: Logger(label: "test"))
-        try await waitUntil("every unused mirror deleted", timeout: .seconds(30)) { (try? onDisk()) == [] }
-        #expect(small.mirrorNames.isEmpty)
+        try await waitUntil("all but the newest mirror deleted", timeout: .seconds(30)) { (try? onDisk())?.count == 1 }
+        #expect(small.mirrorNames.count == 1)
     }
 }
