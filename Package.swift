@@ -309,3 +309,23 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzzing (`scripts/fuzz` sets TRIBUTARY_FUZZ=1 and builds with -sanitize=fuzzer,address): the
+// harness becomes a library and `tributary-fuzz` runs its targets under libFuzzer. Otherwise the
+// harness is compiled into the tests that replay the committed corpora and crash reproducers.
+let fuzzHarnessDependencies: [Target.Dependency] = [
+    "TributaryWebhooks", "TributaryCore", "TributaryRender", "TributaryKafka", "TributaryKafkaBinding",
+    .product(name: "Hummingbird", package: "hummingbird"),
+]
+if Context.environment["TRIBUTARY_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "TributaryFuzzHarness", dependencies: fuzzHarnessDependencies, path: "Tests/TributaryFuzzTests", sources: ["FuzzHarness.swift"]),
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/Driver"),
+        .executableTarget(
+            name: "tributary-fuzz", dependencies: ["TributaryFuzzHarness", "CFuzzDriver"], path: "Tests/Fuzz/Entry",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ]
+} else {
+    package.targets.append(.testTarget(name: "TributaryFuzzTests", dependencies: fuzzHarnessDependencies))
+}
