@@ -48,10 +48,10 @@ public final class GitMirrorCache: Sendable {
         self.mirrors.withLock { mirrors in
             for (url, _) in existing {
                 mirrors.tick += 1
-                let entry = MirrorEntry(path: url.path)
+                let entry = MirrorEntry(path: url.path, measuresSize: limits.maxBytes != nil)
                 entry.state.withLock { state in
                     state.lastUse = mirrors.tick
-                    state.bytes = MirrorEntry.size(of: url.path)
+                    state.bytes = limits.maxBytes != nil ? MirrorEntry.size(of: url.path) : 0
                     state.present = true
                 }
                 mirrors.entries[url.lastPathComponent] = entry
@@ -218,7 +218,7 @@ public final class GitMirrorCache: Sendable {
         let name = Self.mirrorName(for: remote)
         let entry = self.mirrors.withLock { mirrors in
             mirrors.tick += 1
-            let entry = mirrors.entries[name] ?? MirrorEntry(path: self.directory.appendingPathComponent(name).path)
+            let entry = mirrors.entries[name] ?? MirrorEntry(path: self.directory.appendingPathComponent(name).path, measuresSize: self.limits.maxBytes != nil)
             mirrors.entries[name] = entry
             entry.state.withLock { state in
                 state.inUse += 1
@@ -301,13 +301,16 @@ private final class MirrorEntry: Sendable {
     }
 
     let path: String
+    /// Whether `measure()` walks the mirror for its size: only a size limit needs it.
+    let measuresSize: Bool
     let state = Mutex(State())
     let queue: DispatchQueue
     /// Touched only on `queue`.
     private nonisolated(unsafe) var mirror: GitMirror?
 
-    init(path: String) {
+    init(path: String, measuresSize: Bool) {
         self.path = path
+        self.measuresSize = measuresSize
         self.queue = DispatchQueue(label: "tributary.git.mirror")
     }
 
@@ -326,9 +329,9 @@ private final class MirrorEntry: Sendable {
         }
     }
 
-    /// Records the mirror's size on disk. On the queue.
+    /// Records that the mirror is on disk, and its size there. On the queue.
     func measure() {
-        let bytes = Self.size(of: self.path)
+        let bytes = self.measuresSize ? Self.size(of: self.path) : 0
         self.state.withLock { state in
             state.bytes = bytes
             state.present = true

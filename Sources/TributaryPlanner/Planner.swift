@@ -66,7 +66,8 @@ public final class Planner: Sendable {
         return ConsumerStage(
             options: options, kafka: kafka, producer: self.producer, logger: self.logger,
             onRebalance: { assignment in
-                // A partition that moved was read on by its other owner: read its history again.
+                // Frees the histories of partitions no longer held; one that comes back has a new
+                // assignment generation and is read again (see `earlierCopy`).
                 let held = Set(assignment.filter { $0.topic == self.topics.changes }.map(\.partition))
                 self.histories.withLock { histories in histories = histories.filter { held.contains($0.key) } }
             },

@@ -97,7 +97,7 @@ struct SecretsTests {
             return !listening.isEmpty && !bootstrap.isEmpty && !server.isEmpty
         }
         try await waitWithLog("the first syncs") {
-            Self.revision(in: target("web")) == initial
+            DevModeTests.revision(in: target("web")) == initial
                 && ((try? cluster.get("configmap", "tributary-inventory-kube", namespace: "tributary-system"))??["data"] as? [String: String])?["revision"] == initial
         }
 
@@ -116,7 +116,7 @@ struct SecretsTests {
         #expect(accepted.contains("HTTP 202"), "\(accepted)")
         responses += [refused, accepted]
         try await waitWithLog("the push applied to both targets") {
-            Self.revision(in: target("web")) == second
+            DevModeTests.revision(in: target("web")) == second
                 && ((try? cluster.get("configmap", "kube", namespace: "secrets-demo"))??["data"] as? [String: String])?["version"] == "2"
         }
         // Notifications of the successes and of the locked app's failure, by mail and signed webhook.
@@ -161,13 +161,6 @@ struct SecretsTests {
 
     static func configMap(_ name: String, _ version: Int) -> String {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \(name)\n  namespace: secrets-demo\ndata:\n  version: \"\(version)\"\n"
-    }
-
-    static func revision(in target: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: "\(target)/.tributary-inventory"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return nil }
-        return object["revision"] as? String
     }
 
     static func around(_ needle: String, in text: String) -> String {

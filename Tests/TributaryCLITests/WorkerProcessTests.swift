@@ -101,19 +101,21 @@ final class WorkerProcessTests {
     /// Starts a process whose status endpoint takes a port of the kernel's choosing (a port picked
     /// beforehand can be taken by a parallel test before the process binds it), read from its output.
     func start(_ name: String, _ arguments: [String]) async throws -> (process: ChildProcess, port: Int) {
+        try await self.launch(name, arguments + [
+            "--data-dir", self.root.appendingPathComponent("data-\(name)").path,
+            "--session-timeout", "3", "--http-address", "127.0.0.1:0", "--log-level", "info",
+        ], announcing: "_HTTP=http://127.0.0.1:", what: "serve its status endpoint")
+    }
+
+    /// Runs `tributary ARGUMENTS`; returns the process and the port it prints after `marker`.
+    func launch(_ name: String, _ arguments: [String], announcing marker: String, what: String) async throws -> (process: ChildProcess, port: Int) {
         let logPath = self.root.appendingPathComponent("\(name).log").path
-        let process = try ChildProcess(
-            [TributaryProcess.executable.path] + arguments + [
-                "--data-dir", self.root.appendingPathComponent("data-\(name)").path,
-                "--session-timeout", "3", "--http-address", "127.0.0.1:0", "--log-level", "info",
-            ],
-            outputPath: logPath
-        )
+        let process = try ChildProcess([TributaryProcess.executable.path] + arguments, outputPath: logPath)
         self.children.append(process)
         var port = 0
-        try await self.waitWithLogs("\(name) to serve its status endpoint") {
-            guard let output = try? String(contentsOfFile: logPath, encoding: .utf8), let marker = output.range(of: "_HTTP=http://127.0.0.1:") else { return false }
-            port = Int(output[marker.upperBound...].prefix { $0.isNumber }) ?? 0
+        try await self.waitWithLogs("\(name) to \(what)") {
+            guard let output = try? String(contentsOfFile: logPath, encoding: .utf8), let found = output.range(of: marker) else { return false }
+            port = Int(output[found.upperBound...].prefix { $0.isNumber }) ?? 0
             return port != 0
         }
         return (process, port)
@@ -555,18 +557,9 @@ final class WorkerProcessTests {
 
     /// Starts `tributary listen` on a free port; returns it with the port it listens on.
     func startListener(_ name: String, config: String) async throws -> (process: ChildProcess, port: Int) {
-        let logPath = self.root.appendingPathComponent("\(name).log").path
-        let process = try ChildProcess(
-            [TributaryProcess.executable.path, "listen", "--config", config, "--address", "127.0.0.1:0", "--log-level", "info"], outputPath: logPath
+        try await self.launch(
+            name, ["listen", "--config", config, "--address", "127.0.0.1:0", "--log-level", "info"], announcing: "LISTENING=http://127.0.0.1:", what: "listen"
         )
-        self.children.append(process)
-        var port = 0
-        try await self.waitWithLogs("\(name) to listen") {
-            guard let output = try? String(contentsOfFile: logPath, encoding: .utf8), let marker = output.range(of: "LISTENING=http://127.0.0.1:") else { return false }
-            port = Int(output[marker.upperBound...].prefix { $0.isNumber }) ?? 0
-            return port != 0
-        }
-        return (process, port)
     }
 
     /// POSTs a GitHub push webhook signed with `secret`; returns the HTTP status.
