@@ -11,7 +11,7 @@ import TributaryServer
 import TributaryTestSupport
 
 /// The status API against a broker over TCP, fed by real records on the topics.
-@Suite("Status server", .timeLimit(.minutes(2)))
+@Suite("Status server", .timeLimit(.minutes(3)))
 final class StatusServerTests: Sendable {
     let cluster: TestCluster
     let topics: TributaryTopics
@@ -71,7 +71,8 @@ final class StatusServerTests: Sendable {
         let model = StatusModel(state: StatusState(apps: self.configuration.apps))
         let reader = model.reader(topics: self.topics, kafka: self.cluster.kafkaConfiguration, logger: self.logger)
         self.readers.withLock { $0.append(Task { try await reader.run() }) }
-        try await waitUntil("the status rebuilt from the topics", timeout: .seconds(30)) { model.isLoaded }
+        // Generous: at the start of a full run every suite starts at once and the broker answers slowly.
+        try await waitUntil("the status rebuilt from the topics", timeout: .seconds(90)) { model.isLoaded }
         let actions = OperatorActions(producer: self.producer, topics: self.topics, source: "test/server")
         return (model, StatusServer(model: model, access: try AccessControl(settings: self.configuration.server), configuration: self.configuration, actions: actions))
     }
