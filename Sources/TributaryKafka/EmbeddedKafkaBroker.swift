@@ -57,6 +57,15 @@ public final class EmbeddedKafkaBroker: Service, Sendable {
         rd_kafka_mock_partition_set_leader(self.cluster.cluster, topic, partition, broker ?? -1)
     }
 
+    /// Answers the next `count` Produce requests with the Kafka protocol error `errorCode` (47 is
+    /// INVALID_PRODUCER_EPOCH: what a broker that lost its producer state answers) — for tests of
+    /// broker refusals.
+    public func failNextProduceRequests(_ count: Int, errorCode: Int32) {
+        let errors = [rd_kafka_resp_err_t](repeating: rd_kafka_resp_err_t(rawValue: errorCode), count: count)
+        // ApiKey 0 is Produce.
+        rd_kafka_mock_push_request_errors_array(self.cluster.cluster, 0, errors.count, errors)
+    }
+
     /// Delays every response of a broker by `roundTripTime` — for tests of slow brokers.
     public func setBrokerRoundTripTime(_ roundTripTime: Duration, broker id: Int32 = 1) {
         rd_kafka_mock_broker_set_rtt(self.cluster.cluster, id, Int32(clamping: roundTripTime.milliseconds))

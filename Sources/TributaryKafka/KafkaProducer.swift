@@ -9,19 +9,41 @@ import Synchronization
 /// Idempotent with `acks=all` by default. Delivery reports are served by a polling loop on a
 /// dedicated queue, never on the cooperative thread pool. Run it as a `Service` (its `run()` waits
 /// for graceful shutdown, then flushes) or call `shutdown()` yourself.
+///
+/// A librdkafka handle whose producer id the broker has fenced (a broker that restarted and forgot
+/// it answers INVALID_PRODUCER_EPOCH to every record) or that raised a fatal error never produces
+/// again; librdkafka's remedy is a new handle. `deliver` makes one when it sees such a failure, so
+/// the next records go out under a new producer id, and the old handle is polled until its last
+/// report is in, then destroyed.
 public final class KafkaProducer: Service, Sendable {
-    private let client: RDKafkaClient
     private let configuration: KafkaProducerConfiguration
     private let logger: Logger
-    private let state = Mutex(State())
+    /// Shared with the poll loop, which must not keep the producer alive.
+    private let shared: Shared
     private let stopPolling = StopFlag()
     private let pollQueue = DispatchQueue(label: "tributary.kafka.producer.poll")
     private let blockingQueue = DispatchQueue(label: "tributary.kafka.producer.blocking")
 
     private struct State {
+        var client: RDKafkaClient
+        /// Bumped with each new handle; a failure replaces the handle only if it is still the one it failed on.
+        var generation = 0
+        /// Replaced handles with reports still to come.
+        var retired: [RDKafkaClient] = []
         var nextID: UInt64 = 0
         var isShutDown = false
     }
+
+    private final class Shared: Sendable {
+        let state: Mutex<State>
+        init(_ state: State) { self.state = Mutex(state) }
+    }
+
+    /// The handle in use now.
+    private var client: RDKafkaClient { self.shared.state.withLock { $0.client } }
+
+    /// How many times the handle was replaced after a fencing or fatal error.
+    public var replacements: Int { self.shared.state.withLock { $0.generation } }
 
     /// Creates the producer and starts serving delivery reports.
     ///
@@ -29,19 +51,58 @@ public final class KafkaProducer: Service, Sendable {
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        self.client = try RDKafkaClient(
+        self.shared = Shared(State(client: try Self.makeClient(configuration: configuration, logger: logger)))
+        let shared = self.shared
+        let stop = self.stopPolling
+        // rd_kafka_poll serves delivery reports and callbacks; 50 ms bounds how long shutdown waits for the loop.
+        self.pollQueue.async {
+            while !stop.isSet {
+                let (client, retired) = shared.state.withLock { ($0.client, $0.retired) }
+                if !retired.isEmpty {
+                    for old in retired { rd_kafka_poll(old.handle, 0) }
+                    // Dropped once nothing of theirs is in flight: the last reference destroys the handle.
+                    shared.state.withLock { $0.retired.removeAll { rd_kafka_outq_len($0.handle) == 0 } }
+                }
+                rd_kafka_poll(client.handle, 50)
+            }
+        }
+    }
+
+    private static func makeClient(configuration: KafkaProducerConfiguration, logger: Logger) throws -> RDKafkaClient {
+        try RDKafkaClient(
             type: RD_KAFKA_PRODUCER,
             properties: configuration.properties,
             context: RDKafkaContext(logger: logger),
             configure: { conf in rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback) }
         )
-        let client = self.client
-        let stop = self.stopPolling
-        // rd_kafka_poll serves delivery reports and callbacks; 50 ms bounds how long shutdown waits for the loop.
-        self.pollQueue.async {
-            while !stop.isSet {
-                rd_kafka_poll(client.handle, 50)
+    }
+
+    /// Whether a delivery failure means the handle will never produce again.
+    static func needsNewClient(_ error: KafkaError) -> Bool {
+        if error.isFatal { return true }
+        return error.rdKafkaCode.map { code in
+            [RD_KAFKA_RESP_ERR__FATAL, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH, RD_KAFKA_RESP_ERR_PRODUCER_FENCED].map(\.rawValue).contains(code)
+        } ?? false
+    }
+
+    /// Swaps in a new handle, unless the one of `generation` was already replaced or the producer is shut down.
+    private func replaceClient(generation: Int, after error: KafkaError) {
+        let replaced: Bool
+        do {
+            replaced = try self.shared.state.withLock { state in
+                guard state.generation == generation, !state.isShutDown else { return false }
+                let fresh = try Self.makeClient(configuration: self.configuration, logger: self.logger)
+                state.retired.append(state.client)
+                state.client = fresh
+                state.generation += 1
+                return true
             }
+        } catch {
+            self.logger.error("Cannot create a new Kafka producer", metadata: ["error": "\(error)"])
+            return
+        }
+        if replaced {
+            self.logger.warning("Kafka producer fenced or failed; its records now go out through a new producer", metadata: ["error": "\(error)"])
         }
     }
 
@@ -55,7 +116,7 @@ public final class KafkaProducer: Service, Sendable {
     /// - Throws: `KafkaError` when the message cannot be queued (queue full, unknown partition, shut down).
     @discardableResult
     public func send(_ message: KafkaProducerMessage) throws -> KafkaProducerMessageID {
-        try self.enqueue(message, continuation: nil)
+        try self.enqueue(message, continuation: nil).id
     }
 
     /// Publishes a message and waits until the broker acknowledges it — the async send.
@@ -64,14 +125,20 @@ public final class KafkaProducer: Service, Sendable {
     /// - Throws: `KafkaError` when it cannot be queued or its delivery fails (`timedOut` after
     ///   `message.timeout.ms`, for example).
     public func deliver(_ message: KafkaProducerMessage) async throws -> KafkaDeliveryReport {
-        // Unsafe: the ticket resumes it exactly once (see `DeliveryTicket`), and the checked variant
-        // costs an allocation per message on the listener's hot path.
-        try await withUnsafeThrowingContinuation { continuation in
-            do {
-                _ = try self.enqueue(message, continuation: continuation)
-            } catch {
-                continuation.resume(throwing: error)
+        var generation = 0
+        do {
+            // Unsafe: the ticket resumes it exactly once (see `DeliveryTicket`), and the checked variant
+            // costs an allocation per message on the listener's hot path.
+            return try await withUnsafeThrowingContinuation { continuation in
+                do {
+                    generation = try self.enqueue(message, continuation: continuation).generation
+                } catch {
+                    continuation.resume(throwing: error)
+                }
             }
+        } catch let error as KafkaError where Self.needsNewClient(error) {
+            self.replaceClient(generation: generation, after: error)
+            throw error
         }
     }
 
@@ -79,17 +146,24 @@ public final class KafkaProducer: Service, Sendable {
     ///
     /// - Throws: `KafkaError.timedOut` when messages are still in flight after `timeout`.
     public func flush(timeout: Duration) async throws {
-        let client = self.client
-        let error = await self.blockingQueue.run { rd_kafka_flush(client.handle, Int32(clamping: timeout.milliseconds)) }
-        if error != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw KafkaError(rdKafka: error, context: "\(rd_kafka_outq_len(client.handle)) messages still in flight")
+        let clients = self.allClients
+        let deadline = ContinuousClock.now + timeout
+        for client in clients {
+            let left = max(deadline - ContinuousClock.now, .zero)
+            let error = await self.blockingQueue.run { rd_kafka_flush(client.handle, Int32(clamping: left.milliseconds)) }
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError(rdKafka: error, context: "\(clients.map { rd_kafka_outq_len($0.handle) }.reduce(0, +)) messages still in flight")
+            }
         }
     }
+
+    /// The handle in use and the replaced ones with reports still to come.
+    private var allClients: [RDKafkaClient] { self.shared.state.withLock { [$0.client] + $0.retired } }
 
     /// Stops accepting messages, delivers everything in flight (up to the configured flush timeout)
     /// and stops polling. Safe to call more than once.
     public func shutdown() async {
-        let alreadyShutDown = self.state.withLock { state in
+        let alreadyShutDown = self.shared.state.withLock { state in
             defer { state.isShutDown = true }
             return state.isShutDown
         }
@@ -99,10 +173,12 @@ public final class KafkaProducer: Service, Sendable {
         } catch {
             self.logger.error("Kafka producer shut down with undelivered messages", metadata: ["error": "\(error)"])
             // Fail what is left, so every waiting `deliver` gets its (failed) report before polling stops.
-            let client = self.client
+            let clients = self.allClients
             await self.blockingQueue.run {
-                _ = rd_kafka_purge(client.handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
-                _ = rd_kafka_flush(client.handle, 1000)
+                for client in clients {
+                    _ = rd_kafka_purge(client.handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+                    _ = rd_kafka_flush(client.handle, 1000)
+                }
             }
         }
         self.stopPolling.set()
@@ -119,7 +195,7 @@ public final class KafkaProducer: Service, Sendable {
 
     /// The number of messages queued or in flight.
     public var inFlightCount: Int {
-        Int(rd_kafka_outq_len(self.client.handle))
+        self.allClients.map { Int(rd_kafka_outq_len($0.handle)) }.reduce(0, +)
     }
 
     /// The topics and their partition counts as the cluster reports them.
@@ -130,17 +206,19 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Queues under the lock that `shutdown()` takes, so nothing slips in after the final flush.
-    private func enqueue(_ message: KafkaProducerMessage, continuation: UnsafeContinuation<KafkaDeliveryReport, any Error>?) throws -> KafkaProducerMessageID {
-        try self.state.withLock { state in
+    private func enqueue(
+        _ message: KafkaProducerMessage, continuation: UnsafeContinuation<KafkaDeliveryReport, any Error>?
+    ) throws -> (id: KafkaProducerMessageID, generation: Int) {
+        try self.shared.state.withLock { state in
             guard !state.isShutDown else { throw KafkaError.shutDown() }
             state.nextID += 1
             let id = KafkaProducerMessageID(rawValue: state.nextID)
-            try self.produce(message, ticket: DeliveryTicket(id: id, continuation: continuation))
-            return id
+            try Self.produce(message, on: state.client, ticket: DeliveryTicket(id: id, continuation: continuation))
+            return (id, state.generation)
         }
     }
 
-    private func produce(_ message: KafkaProducerMessage, ticket: DeliveryTicket) throws {
+    private static func produce(_ message: KafkaProducerMessage, on client: RDKafkaClient, ticket: DeliveryTicket) throws {
         let opaque = Unmanaged.passRetained(ticket).toOpaque()
         var headers: OpaquePointer?
         if !message.headers.isEmpty {
@@ -178,7 +256,7 @@ public final class KafkaProducer: Service, Sendable {
                         arguments[6].u.headers = headers
                         count = 7
                     }
-                    return arguments.withUnsafeBufferPointer { rd_kafka_produceva(self.client.handle, $0.baseAddress, count) }
+                    return arguments.withUnsafeBufferPointer { rd_kafka_produceva(client.handle, $0.baseAddress, count) }
                 }
             }
         }

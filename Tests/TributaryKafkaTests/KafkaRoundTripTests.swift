@@ -145,6 +145,26 @@ struct KafkaRoundTripTests {
         await producer.shutdown()
     }
 
+    /// A broker that restarted without its producer state (Tansu did) refuses the producer's epoch
+    /// for good; the producer must go on under a new producer id instead of failing forever.
+    @Test(.enabled(if: TestCluster.isEmbedded, "injects a fault through the embedded broker")) func aFencedProducerIsReplacedAndTheNextRecordGoesThrough() async throws {
+        let broker = try #require(self.cluster.embedded, "needs the embedded broker to refuse produce requests")
+        let topic = try await self.cluster.makeTopic("fenced")
+        let producer = try self.cluster.makeProducer()
+        _ = try await producer.deliver(KafkaProducerMessage(topic: topic, partition: KafkaPartition(0), value: [0]))
+        broker.failNextProduceRequests(1, errorCode: 47)  // INVALID_PRODUCER_EPOCH
+        let error = await #expect(throws: KafkaError.self) {
+            _ = try await producer.deliver(KafkaProducerMessage(topic: topic, partition: KafkaPartition(0), value: [1]))
+        }
+        #expect(error.map(KafkaProducer.needsNewClient) == true)
+        #expect(producer.replacements == 1)
+        let report = try await producer.deliver(KafkaProducerMessage(topic: topic, partition: KafkaPartition(0), value: [2]))
+        #expect(report.offset == KafkaOffset(1))
+        #expect(producer.replacements == 1)
+        await producer.shutdown()
+        #expect(producer.inFlightCount == 0)
+    }
+
     @Test func rejectedPropertyIsNamedWithoutItsSecretValue() throws {
         var configuration = KafkaProducerConfiguration(kafka: self.cluster.kafkaConfiguration)
         configuration.kafka.properties["no.such.property"] = "x"
