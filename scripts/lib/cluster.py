@@ -96,11 +96,12 @@ def send_push(listener, secret, clone_url, before, after, delivery=None):
 
 
 class SyncEvents:
-    """Reads <prefix>.sync through `tributary tail` in the background; events with arrival times."""
+    """Reads <prefix>.sync (or another of `tributary tail`'s topics) in the background; events with
+    arrival times."""
 
-    def __init__(self, processes, binary, bootstrap):
+    def __init__(self, processes, binary, bootstrap, topic="sync"):
         self.queue = queue.Queue()
-        self.child = subprocess.Popen([binary, "tail", "sync", "--brokers", bootstrap, "--log-level", "error"],
+        self.child = subprocess.Popen([binary, "tail", topic, "--brokers", bootstrap, "--log-level", "error"],
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         processes.children.append(self.child)
         self.child.name = "tail"
