@@ -5,7 +5,8 @@ import TributarySource
 
 /// Turns one push into one sync request per app that follows the pushed ref: fetches the
 /// repository once, resolves the ref's head (the commit every worker will render) and diffs it
-/// against the push's `before` once for all the apps of a monorepo. Kafka-free, so it is tested
+/// against the push's `before` once for all the apps of a monorepo — or, when the signed payload
+/// lists every changed path, plans the pushed commit from that list without fetching. Kafka-free, so it is tested
 /// directly; `Planner` runs it as a stage.
 public struct ChangePlanner: Sendable {
     let configuration: TributaryConfiguration
@@ -32,7 +33,14 @@ public struct ChangePlanner: Sendable {
         guard let first = apps.first else { return [] }
         var head = ""
         var changed: [GitChange]?
-        if !change.deleted {
+        if !change.deleted, let listed = Self.listedChanges(change), !apps.contains(where: { $0.source.targetRevision == "HEAD" }) {
+            // The signed payload lists every path the push changed: plan from it without a fetch, as
+            // Argo CD's webhook handler does. The planner's fetch took most of push→applied (the
+            // workers' prefetch of the same commit ran beside it), and each worker still fetches the
+            // pushed commit, renders it and diffs against what it synced.
+            head = change.after
+            changed = listed
+        } else if !change.deleted {
             let remote = try GitRemote(url: first.source.repoURL, repository: self.configuration.repository(for: first.source.repoURL))
             head = try await self.mirrors.fetchHead(of: change.ref, in: remote, mustContain: change.after)
             if apps.contains(where: { $0.source.targetRevision == "HEAD" }) {
@@ -60,6 +68,21 @@ public struct ChangePlanner: Sendable {
                 plannedAt: now
             )
         }
+    }
+
+    /// The push's changes as its payload lists them, when that list can stand in for a diff: the
+    /// host says it is complete (not truncated, not a new branch or a force-push — see
+    /// `ChangeEvent.ChangedPaths.complete`), `before` and `after` are commit ids, and it names at
+    /// least one path (an empty list is what hand-made payloads send; a fetch decides those).
+    static func listedChanges(_ change: ChangeEvent) -> [GitChange]? {
+        guard let hints = change.changedPathHints, hints.complete, !change.created, !change.forced, !change.deleted,
+              isCommitID(change.after), isCommitID(change.before), change.before.contains(where: { $0 != "0" })
+        else { return nil }
+        let listed =
+            hints.added.map { GitChange(kind: .added, oldPath: $0, path: $0) }
+            + hints.modified.map { GitChange(kind: .modified, oldPath: $0, path: $0) }
+            + hints.removed.map { GitChange(kind: .deleted, oldPath: $0, path: $0) }
+        return listed.isEmpty ? nil : listed
     }
 
     /// The diff of the push, or nil when it cannot be had: a created ref, or a `before` that is

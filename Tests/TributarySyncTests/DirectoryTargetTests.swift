@@ -47,6 +47,21 @@ struct DirectoryTargetTests {
         #expect(!FileManager.default.fileExists(atPath: self.root.appendingPathComponent(firstGeneration).path))
     }
 
+    /// Unchanged files are carried into the new generation as hard links, not rewritten; changed
+    /// ones are new files, so the old generation is never written through.
+    @Test func unchangedFilesAreLinkedAndChangedOnesWrittenAfresh() async throws {
+        let target = DirectoryTarget(path: self.path)
+        _ = try await target.apply([self.resource("a.yaml", "a: 1\n"), self.resource("b.yaml", "b: 1\n")], context: self.context("1111"))
+        func inode(_ name: String) throws -> UInt64 {
+            UInt64(try #require(try FileManager.default.attributesOfItem(atPath: "\(self.path)/\(name)")[.systemFileNumber] as? NSNumber).uint64Value)
+        }
+        let (a, b) = (try inode("a.yaml"), try inode("b.yaml"))
+        _ = try await target.apply([self.resource("a.yaml", "a: 2\n"), self.resource("b.yaml", "b: 1\n")], context: self.context("2222"))
+        #expect(try inode("b.yaml") == b)
+        #expect(try inode("a.yaml") != a)
+        #expect(self.read("a.yaml") == "a: 2\n" && self.read("b.yaml") == "b: 1\n")
+    }
+
     @Test func withoutPruneOwnedFilesAreKeptAsOrphans() async throws {
         let target = DirectoryTarget(path: self.path)
         _ = try await target.apply([self.resource("a.yaml", "a: 1\n"), self.resource("b.yaml", "b: 1\n")], context: self.context("1111", prune: false))

@@ -81,12 +81,14 @@ class Repository:
         return before, git("rev-parse", "HEAD", cwd=self.work)
 
 
-def send_push(listener, secret, clone_url, before, after, delivery=None):
-    """A signed GitHub push webhook; returns (status, delivery id)."""
+def send_push(listener, secret, clone_url, before, after, delivery=None, modified=None):
+    """A signed GitHub push webhook; returns (status, delivery id). `modified`: the paths the pushed
+    commit changed, listed in `commits` as GitHub does (without it the list is empty)."""
     delivery = delivery or str(uuid.uuid4())
+    commits = [{"id": after, "distinct": True, "added": [], "modified": list(modified), "removed": []}] if modified else []
     body = json.dumps({"ref": "refs/heads/main", "before": before, "after": after, "created": before == "0" * 40,
                        "deleted": False, "forced": False, "repository": {"clone_url": clone_url},
-                       "pusher": {"name": "bench"}, "commits": []}).encode()
+                       "pusher": {"name": "bench"}, "commits": commits}).encode()
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     request = urllib.request.Request(f"{listener}/hooks/github", data=body, method="POST", headers={
         "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery,
