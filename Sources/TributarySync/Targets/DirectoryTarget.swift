@@ -3,10 +3,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// glibc's `syncfs(2)`, which its Swift module leaves out (declared under _GNU_SOURCE only).
-@_silgen_name("syncfs")
-private func tributary_syncfs(_ descriptor: Int32) -> Int32
 import TributaryCore
 
 /// A directory holding one file per resource.
@@ -70,8 +66,8 @@ public struct DirectoryTarget: FileSyncTarget {
         do {
             try fileManager.createDirectory(at: generation, withIntermediateDirectories: false)
             // Files that stay as they are: hard links to the current generation's (already durable)
-            // files, written out only where the file system has no links. Copying them cost most of a
-            // large app's apply.
+            // files, written out only where the file system has no links. Rewriting them, each with
+            // the fsync Foundation's Data.write makes, was 84–124 of a 100-file app's push→applied.
             for (file, bytes) in current.files where plan.writing[file] == nil && !plan.removing.contains(file) {
                 if let old = current.generation, link(old.appendingPathComponent(file).path, generation.appendingPathComponent(file).path) == 0 { continue }
                 try Self.write(bytes, to: generation.appendingPathComponent(file))
@@ -83,9 +79,9 @@ public struct DirectoryTarget: FileSyncTarget {
                 try Self.write(bytes, to: generation.appendingPathComponent(file))
             }
             try Self.write(inventory, to: generation.appendingPathComponent(TargetInventory.fileName))
-            // The generation reaches the disk before the link names it: one syncfs for all its files
-            // (Foundation's Data.write fsynced each file, a journal commit apiece).
-            try Self.syncFileSystem(of: generation)
+            // The generation reaches the disk before the link names it: the files written (fsynced by
+            // `write`) and the directory's entries, the linked files' among them.
+            try Self.synchronize(directory: generation)
             // The swap: a new link, renamed over the old one (rename is atomic; symlink-over is not).
             let link = self.stateDirectory.appendingPathComponent("link-\(name)")
             try fileManager.createSymbolicLink(atPath: link.path, withDestinationPath: "\(self.stateDirectory.lastPathComponent)/\(name)")
@@ -95,7 +91,7 @@ public struct DirectoryTarget: FileSyncTarget {
                 throw SyncError(code: .target, message: "cannot switch \(self.path) to the new revision: \(reason)")
             }
             // And the rename itself, so a crash after the sync event cannot bring the old revision back.
-            try Self.syncFileSystem(of: self.url.deletingLastPathComponent())
+            try Self.synchronize(directory: self.url.deletingLastPathComponent())
         } catch {
             try? fileManager.removeItem(at: generation)
             if let error = error as? SyncError { throw error }
@@ -167,7 +163,7 @@ public struct DirectoryTarget: FileSyncTarget {
         }
     }
 
-    /// Creates `url` (which must not exist) with `bytes`; no fsync — `syncFileSystem` follows.
+    /// Creates `url` (which must not exist) with `bytes`, on disk when it returns.
     private static func write(_ bytes: [UInt8], to url: URL) throws {
         let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else { throw Self.failure("cannot create", url) }
@@ -182,15 +178,20 @@ public struct DirectoryTarget: FileSyncTarget {
             }
             written += result
         }
+        guard fsync(descriptor) == 0 else {
+            let error = Self.failure("cannot write", url)
+            close(descriptor)
+            throw error
+        }
         guard close(descriptor) == 0 else { throw Self.failure("cannot write", url) }
     }
 
-    /// Flushes the file system holding `directory` (data and metadata) and reports write-back errors.
-    private static func syncFileSystem(of directory: URL) throws {
+    /// Puts a directory's entries on disk.
+    private static func synchronize(directory: URL) throws {
         let descriptor = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Self.failure("cannot open", directory) }
         defer { close(descriptor) }
-        guard tributary_syncfs(descriptor) == 0 else { throw Self.failure("cannot flush", directory) }
+        guard fsync(descriptor) == 0 else { throw Self.failure("cannot flush", directory) }
     }
 
     private static func failure(_ what: String, _ url: URL) -> SyncError {
