@@ -12,7 +12,7 @@ import TributaryKafkaBinding
 struct WebhookHandler: Sendable {
     let credentials: WebhookCredentials
     let verifier: WebhookVerifier
-    let producer: KafkaProducer
+    let publisher: ListenerPublisher
     let topics: TributaryTopics
     let allowedRepositories: [Glob]
     let maxInFlight: Int
@@ -20,10 +20,10 @@ struct WebhookHandler: Sendable {
     let metrics: ListenerMetrics
     let logger: Logger
 
-    init(configuration: TributaryConfiguration, producer: KafkaProducer, metrics: ListenerMetrics, logger: Logger) throws {
+    init(configuration: TributaryConfiguration, publisher: ListenerPublisher, metrics: ListenerMetrics, logger: Logger) throws {
         self.credentials = try WebhookCredentials(settings: configuration.webhooks)
         self.verifier = WebhookVerifier(credentials: self.credentials)
-        self.producer = producer
+        self.publisher = publisher
         self.topics = configuration.kafka.topics
         self.allowedRepositories = configuration.listener.allowedRepositories.map { Glob($0.lowercased()) }
         self.maxInFlight = configuration.listener.maxInFlight
@@ -202,11 +202,11 @@ struct WebhookHandler: Sendable {
             return (id, event.kafkaMessage(topic: self.topics.changes, key: push.repository.key))
         }
         if messages.count == 1 {
-            return [(messages[0].0, try await self.producer.deliver(messages[0].1))]
+            return [(messages[0].0, try await self.publisher.deliver(messages[0].1))]
         }
         return try await withThrowingTaskGroup(of: (Int, String, KafkaDeliveryReport).self) { group in
             for (index, (id, message)) in messages.enumerated() {
-                group.addTask { (index, id, try await self.producer.deliver(message)) }
+                group.addTask { (index, id, try await self.publisher.deliver(message)) }
             }
             var results: [(Int, String, KafkaDeliveryReport)] = []
             for try await result in group { results.append(result) }

@@ -16,22 +16,29 @@ public struct WebhookListener: Sendable {
 
     /// Producer settings for the listener: each message fails after `publishTimeout`, so a request
     /// never waits longer than that for the broker.
-    public static func producerConfiguration(_ configuration: TributaryConfiguration, kafka: KafkaConfiguration) -> KafkaProducerConfiguration {
+    /// The batching producer lingers 1 ms; the immediate one (`immediate: true`) not at all — see
+    /// `ListenerPublisher`.
+    public static func producerConfiguration(_ configuration: TributaryConfiguration, kafka: KafkaConfiguration, immediate: Bool = false) -> KafkaProducerConfiguration {
         var producer = KafkaProducerConfiguration(kafka: kafka)
         producer.messageTimeout = configuration.listener.publishTimeout
-        producer.linger = .milliseconds(1)
+        producer.linger = immediate ? .zero : .milliseconds(1)
         return producer
     }
 
     /// Resolves the webhook secrets.
     ///
     /// - Throws: `WebhookConfigurationError` naming a secret that cannot be read.
-    public init(configuration: TributaryConfiguration, producer: KafkaProducer, logger: Logger) throws {
+    public init(configuration: TributaryConfiguration, publisher: ListenerPublisher, logger: Logger) throws {
         self.settings = configuration.listener
         self.topics = configuration.kafka.topics
-        self.producer = producer
+        self.producer = publisher.batching
         self.logger = logger
-        self.handler = try WebhookHandler(configuration: configuration, producer: producer, metrics: self.metrics, logger: logger)
+        self.handler = try WebhookHandler(configuration: configuration, publisher: publisher, metrics: self.metrics, logger: logger)
+    }
+
+    /// A listener publishing through one producer.
+    public init(configuration: TributaryConfiguration, producer: KafkaProducer, logger: Logger) throws {
+        try self.init(configuration: configuration, publisher: ListenerPublisher(producer), logger: logger)
     }
 
     /// The HTTP application; run it as a service after the producer so it stops first.

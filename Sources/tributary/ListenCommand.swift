@@ -30,17 +30,20 @@ struct ListenCommand: AsyncParsableCommand {
     }
 }
 
-/// The listener's services, in start order: the producer, then the HTTP server (which stops first).
+/// The listener's services, in start order: the producers, then the HTTP server (which stops first).
 enum ListenerServices {
     static func make(configuration: TributaryConfiguration, bootstrapServers: String, logger: Logger) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let kafka = try configuration.kafka.clientConfiguration(bootstrapServers: bootstrapServers)
-        let producer = try KafkaProducer(configuration: WebhookListener.producerConfiguration(configuration, kafka: kafka), logger: logger)
-        let listener = try WebhookListener(configuration: configuration, producer: producer, logger: logger)
+        let publisher = ListenerPublisher(
+            immediate: try KafkaProducer(configuration: WebhookListener.producerConfiguration(configuration, kafka: kafka, immediate: true), logger: logger),
+            batching: try KafkaProducer(configuration: WebhookListener.producerConfiguration(configuration, kafka: kafka), logger: logger)
+        )
+        let listener = try WebhookListener(configuration: configuration, publisher: publisher, logger: logger)
         let host = configuration.listener.host
         let application = listener.makeApplication { port in
             printLine("LISTENING=http://\(host):\(port)")
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: producer), .init(service: application)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = publisher.producers.map { .init(service: $0) } + [.init(service: application)]
         let metricsHost = configuration.listener.metricsAddress?.host ?? host
         if let metrics = listener.makeMetricsApplication(onServerRunning: { port in printLine("METRICS=http://\(metricsHost):\(port)") }) {
             services.append(.init(service: metrics))
